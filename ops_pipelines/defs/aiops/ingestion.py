@@ -1,0 +1,15 @@
+"""AIOps inputs: service metrics and logs from the landing zone."""
+
+from ops_pipelines.factories.ingestion import ingestion_asset
+
+telemetry_metrics = ingestion_asset(
+    "metrics",
+    group="aiops",
+    description="Service metrics at their native resolution, one row per series and timestamp (UTC), "
+    "from long CSV/Parquet, single-series CSV or Prometheus query_range JSON.",
+)
+service_logs = ingestion_asset(
+    "logs",
+    group="aiops",
+    description="Service log lines (UTC timestamp, service, host, level, message) from JSON lines or plain-text logs.",
+)

@@ -1,0 +1,17 @@
+"""The one place resource instances are registered."""
+
+import dagster as dg
+
+from ops_pipelines import settings
+from ops_pipelines.io.parquet import ParquetIOManager
+from ops_pipelines.resources.landing_zone import LandingZone
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    return dg.Definitions(
+        resources={
+            "io_manager": ParquetIOManager(base_dir=str(settings.storage_dir())),
+            "landing_zone": LandingZone(root=str(settings.landing_dir())),
+        }
+    )

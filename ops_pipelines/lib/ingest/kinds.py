@@ -1,0 +1,152 @@
+"""The four ingestion kinds: their schemas and how each accepted file format is read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ops_pipelines.lib.ingest.formats import DEFAULT_LOG_PATTERN, LEVEL_ALIASES
+from ops_pipelines.lib.ingest.files import UnreadableFileError, base_suffix
+from ops_pipelines.lib.ingest.quarantine import Reason, quarantine_frame
+from ops_pipelines.lib.ingest.readers import Rows, csv_header, read_csv, read_json_document, read_jsonl, read_parquet, read_regex_lines
+from ops_pipelines.lib.ingest.validate import Schema
+
+METRICS = Schema(
+    key=("timestamp", "service", "metric", "host"),
+    required_text=("service", "metric"),
+    optional_text=("host",),
+    required_numbers=("value",),
+    categorical=("service", "metric", "host"),
+    sort=("service", "metric", "host", "timestamp"),
+)
+LOGS = Schema(
+    key=("timestamp", "service", "host", "level", "message"),
+    required_text=("service", "level", "message"),
+    optional_text=("host",),
+    categorical=("service", "host", "level"),
+    sort=("timestamp", "service", "host"),
+)
+LLM_TRACES = Schema(
+    key=("trace_id",),
+    required_text=("trace_id", "app", "model", "prompt_template_id", "prompt_version", "question"),
+    optional_text=("answer", "reference_answer", "status"),
+    required_numbers=("latency_ms",),
+    optional_numbers=("input_tokens", "output_tokens"),
+    non_negative=("latency_ms", "input_tokens", "output_tokens"),
+    lists=("contexts",),
+    sort=("timestamp", "trace_id"),
+)
+MODEL_EVENTS = Schema(
+    key=("event_id",),
+    required_text=("event_id", "user_id", "item_id", "category"),
+    optional_text=("user_segment", "device", "country"),
+    required_numbers=("price", "position"),
+    optional_numbers=("item_popularity", "clicked"),
+    non_negative=("price", "position"),
+    sort=("timestamp", "event_id"),
+    keep_extra=True,
+)
+
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """How to read what users actually export; defaults match common tools."""
+
+    log_pattern: str = DEFAULT_LOG_PATTERN
+    naive_timezone: str | None = None
+
+
+def read_metrics_file(path: Path, day_root: Path) -> Rows:
+    """Long-format CSV/Parquet, single-series `timestamp,value` CSV, or Prometheus query_range JSON."""
+    suffix = base_suffix(path)
+    if suffix == ".json":
+        return read_json_document(path, lambda doc: _prometheus_rows(doc, path))
+    if suffix == ".parquet":
+        rows, bad = read_parquet(path)
+    elif suffix == ".csv":
+        header = csv_header(path)
+        if set(header) == {"timestamp", "value"}:
+            rows, bad = read_csv(path, dictionary_columns=("timestamp",), arrow_columns=("value",))
+            service, metric = single_series_name(path, day_root)
+            return rows.assign(service=service, metric=metric, host=""), bad
+        rows, bad = read_csv(path, dictionary_columns=("timestamp", "service", "metric", "host"), arrow_columns=("value",))
+    else:
+        raise UnreadableFileError(path, f"unsupported metrics format {suffix!r} (use .csv, .parquet or .json)")
+    missing = {"timestamp", "service", "metric", "value"} - set(rows.columns)
+    if missing:
+        raise UnreadableFileError(path, f"missing required columns {sorted(missing)}; found {sorted(c for c in rows.columns if c != '_line')}")
+    return rows, bad
+
+
+def single_series_name(path: Path, day_root: Path) -> tuple[str, str]:
+    """NAB-style file: the metric is the file name, the service its folder ('default' at the top)."""
+    metric = path.name.split(".")[0]
+    parent = path.parent
+    service = "default" if parent.resolve() == day_root.resolve() else parent.name
+    return service, metric
+
+
+def _prometheus_rows(doc: object, path: Path) -> Rows:
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, dict) or data.get("resultType") not in ("matrix", "vector"):
+        raise UnreadableFileError(path, "not a Prometheus query_range response (data.resultType matrix/vector)")
+    if isinstance(doc, dict) and doc.get("status") not in (None, "success"):
+        raise UnreadableFileError(path, f"Prometheus query failed: {doc.get('error', doc.get('status'))}")
+    cols: dict[str, list] = {k: [] for k in ("timestamp", "value", "service", "metric", "host")}
+    bad = []
+    for i, series in enumerate(data.get("result") or []):
+        labels = series.get("metric", {}) if isinstance(series, dict) else {}
+        samples = series.get("values", [series.get("value")] if "value" in series else []) if isinstance(series, dict) else []
+        for j, sample in enumerate(samples):
+            if not (isinstance(sample, list) and len(sample) == 2):
+                bad.append(f"result[{i}].values[{j}]: expected [time, value], found {sample!r}"[:300])
+                continue
+            cols["timestamp"].append(sample[0])
+            cols["value"].append(sample[1])
+            cols["service"].append(labels.get("service", labels.get("job")))
+            cols["metric"].append(labels.get("__name__", labels.get("metric")))
+            cols["host"].append(labels.get("instance", labels.get("host", "")))
+    rows = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in cols.items()})
+    rows["_line"] = pd.array([None] * len(rows), dtype="Int64")
+    quarantine = quarantine_frame(str(path), [None] * len(bad), Reason.UNPARSEABLE_ROW.value, bad)
+    return rows, quarantine
+
+
+def read_logs_file(path: Path, options: FormatOptions) -> Rows:
+    """JSON Lines (`timestamp, service, host, level, message`) or plain text through the log regex."""
+    name = path.name.removesuffix(".gz")
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        rows, bad = read_jsonl(path, ["timestamp", "service", "host", "level", "message"])
+    elif name.endswith((".log", ".txt")):
+        rows, bad = read_regex_lines(path, options.log_pattern)
+    else:
+        raise UnreadableFileError(path, "unsupported log format (use .jsonl or .log/.txt)")
+    if "level" in rows:
+        level = rows["level"].map(lambda v: v.strip().upper() if isinstance(v, str) else v)
+        rows["level"] = level.map(lambda v: LEVEL_ALIASES.get(v, v) if isinstance(v, str) else v)
+    return rows, bad
+
+
+def read_llm_traces_file(path: Path) -> Rows:
+    """JSON Lines LLM traces; `context` (string or list) is accepted as an alias of `contexts`."""
+    rows, bad = read_jsonl(path, [*LLM_TRACES.columns, "context"])
+    rows["contexts"] = rows["contexts"].where(rows["contexts"].notna(), rows["context"])
+    return rows.drop(columns=["context"]), bad
+
+
+def read_model_events_file(path: Path) -> Rows:
+    """CSV or Parquet impressions/clicks; extra feature columns are kept as they are."""
+    suffix = base_suffix(path)
+    if suffix == ".parquet":
+        rows, bad = read_parquet(path)
+    elif suffix == ".csv":
+        rows, bad = read_csv(path, dictionary_columns=("timestamp",))
+    else:
+        raise UnreadableFileError(path, f"unsupported model events format {suffix!r} (use .csv or .parquet)")
+    missing = {"event_id", "timestamp"} - set(rows.columns)
+    if missing:
+        raise UnreadableFileError(path, f"missing required columns {sorted(missing)}")
+    return rows, bad

@@ -1,0 +1,50 @@
+import os
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from ops_pipelines.defs.aiops.ingestion import service_logs, telemetry_metrics
+from ops_pipelines.defs.llmops.ingestion import llm_traces
+from ops_pipelines.defs.mlops.ingestion import model_events
+from ops_pipelines.io.parquet import ParquetIOManager
+from ops_pipelines.resources.landing_zone import LandingZone
+
+# Tests never write into the source tree or the user's data dir, and never phone home.
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+DAY = "2026-03-02"
+NOW = pd.Timestamp("2026-03-10T00:00:00Z")
+
+
+@pytest.fixture
+def landing(tmp_path):
+    """A landing-zone folder plus a writer: landing.write(kind, name, text_or_bytes, day=DAY)."""
+
+    class Landing:
+        root = tmp_path / "landing"
+
+        def write(self, kind: str, name: str, content: str | bytes, day: str = DAY):
+            path = self.root / kind / day / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+            return path
+
+    return Landing()
+
+
+@pytest.fixture
+def run_day(landing, tmp_path):
+    """Materialize the ingestion job for one day against a temp landing zone and storage."""
+    storage = tmp_path / "storage"
+
+    def run(day: str, instance=None, **zone):
+        resources = {"landing_zone": LandingZone(root=str(landing.root), **zone), "io_manager": ParquetIOManager(base_dir=str(storage))}
+        assets = [telemetry_metrics, service_logs, llm_traces, model_events]
+        return dg.materialize(assets, partition_key=day, resources=resources, instance=instance, raise_on_error=False), storage
+
+    return run

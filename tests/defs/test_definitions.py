@@ -1,0 +1,41 @@
+"""The code location loads, has the expected graph, and stays light to import."""
+
+import subprocess
+import sys
+
+from ops_pipelines.definitions import defs
+from ops_pipelines.factories.ingestion import INGESTION_ASSETS
+
+HEAVY = ("evidently", "mlflow", "great_expectations", "sklearn", "pandas", "pyarrow")
+
+
+def test_every_ingestion_asset_and_its_quarantine_are_in_the_graph():
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    for name in INGESTION_ASSETS.values():
+        assert {name, f"{name}_quarantine"} <= keys
+
+
+def test_groups_follow_the_domains():
+    graph = defs.resolve_asset_graph()
+    groups = {k.to_user_string(): graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups["telemetry_metrics"] == groups["service_logs"] == "aiops"
+    assert groups["llm_traces"] == "llmops" and groups["model_events"] == "mlops"
+
+
+def test_ingestion_checks_exist_and_the_share_check_blocks():
+    checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
+    for name in INGESTION_ASSETS.values():
+        assert (name, "quarantine_share_below_threshold") in checks and (name, "all_files_readable") in checks
+    ingest = defs.resolve_assets_def("telemetry_metrics")
+    blocking = {spec.name: spec.blocking for spec in ingest.check_specs}
+    assert blocking == {"quarantine_share_below_threshold": True, "all_files_readable": False}
+
+
+def test_sensor_and_job_are_registered():
+    assert defs.resolve_sensor_def("landing_zone_sensor").job_name == "landing_ingestion_job"
+
+
+def test_loading_the_code_location_does_not_import_heavy_libraries():
+    code = "import sys, ops_pipelines.definitions; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -1,0 +1,67 @@
+"""The production dagster.yaml really stores runs and materializations in PostgreSQL."""
+
+import os
+import shutil
+import uuid
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from tests.conftest import DAY
+from tests.postgres import postgres_server
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def pg():
+    try:
+        with postgres_server() as params:
+            yield params
+    except FileNotFoundError as exc:
+        if os.environ.get("CI"):
+            raise  # CI must test against a real server
+        pytest.skip(f"no PostgreSQL here: {exc}")
+
+
+@pytest.fixture
+def pg_instance(pg, tmp_path, monkeypatch):
+    import psycopg2
+
+    db = f"dagster_{uuid.uuid4().hex[:8]}"
+    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["db"])
+    conn.autocommit = True
+    conn.cursor().execute(f'CREATE DATABASE "{db}"')
+    conn.close()
+    for key, value in {"HOST": pg["host"], "PORT": pg["port"], "USER": pg["user"], "PASSWORD": pg["password"], "DB": db}.items():
+        monkeypatch.setenv(f"DAGSTER_PG_{key}", value)
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance, {**pg, "db": db}
+
+
+def test_partitions_materialize_through_a_postgres_backed_instance(landing, run_day, pg_instance):
+    import psycopg2
+
+    instance, pg = pg_instance
+    assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+    assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+    days = [DAY, "2026-03-03"]
+    for day in days:
+        landing.write("metrics", "m.csv", f"timestamp,service,metric,value,host\n{day}T10:00:00Z,api,rps,1,h1\n", day=day)
+        result, _ = run_day(day, instance=instance)
+        assert result.success
+
+    materialized = instance.get_materialized_partitions(dg.AssetKey("telemetry_metrics"))
+    assert materialized == set(days)
+    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["db"])
+    with conn, conn.cursor() as cur:
+        cur.execute("select count(*) from runs where status = 'SUCCESS'")
+        assert cur.fetchone()[0] == 2
+        cur.execute("select count(*) from event_logs where dagster_event_type = 'ASSET_MATERIALIZATION'")
+        assert cur.fetchone()[0] == 2 * 8  # four ingestion assets, each with its quarantine table
+    conn.close()
