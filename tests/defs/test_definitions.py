@@ -39,3 +39,14 @@ def test_loading_the_code_location_does_not_import_heavy_libraries():
     code = "import sys, ops_pipelines.definitions; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_dagster_cli_validates_the_workspace(tmp_path):
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    exe = Path(sys.executable).with_name("dagster")
+    env = {"PATH": str(exe.parent), "DAGSTER_HOME": str(tmp_path), "DAGSTER_DISABLE_TELEMETRY": "1", "HOME": str(tmp_path)}
+    out = subprocess.run([str(exe), "definitions", "validate", "-w", "workspace.yaml"], cwd=repo, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "All code locations passed validation" in out.stderr + out.stdout

@@ -16,7 +16,7 @@ ingestion_job = dg.define_asset_job(
 )
 
 
-@dg.sensor(job=ingestion_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+@dg.sensor(job=ingestion_job, minimum_interval_seconds=30)
 def landing_zone_sensor(context: dg.SensorEvaluationContext, landing_zone: LandingZone):
     """One run per (kind, day) whose files are new or changed since the last evaluation.
 

@@ -1,0 +1,117 @@
+"""Run the whole sample world: one pass per day, then the ground-truth files."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .badrows import BadRowLedger
+from .clock import make_day
+from .config import WorldConfig, load_config
+from .effects import deploy_record, effect_book, incident_record
+from .incidents import Deploy, Incident, deploys_for_day, plan_incidents
+from .llm import simulate_traces, write_traces
+from .logs import simulate_logs, write_logs
+from .metrics import apply_gaps, host_quirks, simulate_metrics
+from .metrics_files import write_metrics_csv, write_prometheus
+from .recsys import build_world, simulate_events, write_events
+from .writers import write_json, write_lines
+
+DEFAULT_START = dt.date(2026, 3, 2)  # a Monday; fixed so the default output is byte-reproducible
+
+
+@dataclass
+class SimSummary:
+    """What a simulation run wrote."""
+
+    out_dir: str
+    days: int
+    start: str
+    seed: int
+    files_written: int = 0
+    rows: dict[str, int] = field(default_factory=dict)
+    incidents: int = 0
+    shift_date: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def simulate_world(out_dir: Path, start: dt.date = DEFAULT_START, days: int = 14, seed: int = 7,
+                   config_path: Path | None = None) -> SimSummary:
+    """Write `days` days of landing-zone files plus ground truth under `out_dir`.
+
+    The same (seed, start, days, config) always gives byte-identical files; day k of a shorter run
+    equals day k of a longer one except where an incident of the longer plan spans the cut.
+    """
+    if days < 1:
+        raise ValueError("days must be at least 1")
+    out = Path(out_dir)
+    cfg = load_config(config_path)
+    incidents = plan_incidents(cfg, seed, days)
+    quirks = host_quirks(cfg, seed)
+    shop = build_world(cfg, seed)
+    ledger = BadRowLedger()
+    rows: dict[str, int] = {}
+    deploys: list[Deploy] = []
+    gaps: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
+    for index in range(days):
+        day = make_day(start, index, cfg.section("seasonality"))
+        todays = [i for i in incidents if i.last_minute > day.abs_minutes[0] and i.start <= day.abs_minutes[-1]]
+        day_deploys = deploys_for_day(cfg, seed, day, incidents)
+        deploys += day_deploys
+        series = simulate_metrics(cfg, seed, day, effect_book(day.abs_minutes, todays, day_deploys), quirks)
+        gaps += apply_gaps(cfg, seed, day, series)
+        _add(rows, write_metrics_csv(out, cfg, seed, day, series, ledger))
+        _add(rows, {"prometheus_points": write_prometheus(out, cfg, seed, day, series, ledger)})
+        _add(rows, write_logs(out, cfg, seed, day, simulate_logs(cfg, seed, day, todays, day_deploys), ledger))
+        traces, day_labels = simulate_traces(cfg, seed, day, todays)
+        labels += day_labels
+        _add(rows, {"llm_traces": write_traces(out, cfg, seed, day, traces, ledger)})
+        _add(rows, {"model_events": write_events(out, cfg, seed, day, simulate_events(cfg, seed, day, shop), ledger)})
+    shift = start + dt.timedelta(days=cfg.shift_day_offset) if cfg.shift_day_offset < days else None
+    _write_ground_truth(out, cfg, seed, start, days, incidents, deploys, gaps, labels, ledger, shift)
+    rows["bad_rows"] = sum(sum(f["bad"].values()) for f in ledger.files.values())
+    ground_truth_files = 4
+    return SimSummary(out_dir=str(out), days=days, start=start.isoformat(), seed=seed,
+                      files_written=len(ledger.files) + ground_truth_files, rows=dict(sorted(rows.items())),
+                      incidents=len(incidents), shift_date=shift.isoformat() if shift else None)
+
+
+def _add(total: dict[str, int], part: dict[str, int]) -> None:
+    for key, value in part.items():
+        total[key] = total.get(key, 0) + int(value)
+
+
+def _write_ground_truth(out: Path, cfg: WorldConfig, seed: int, start: dt.date, days: int,
+                        incidents: list[Incident], deploys: list[Deploy], gaps: list[dict[str, Any]],
+                        labels: list[dict[str, Any]], ledger: BadRowLedger, shift: dt.date | None) -> None:
+    gt = out / "ground_truth"
+    app = cfg.section("llm_app")
+    export = cfg.section("export")
+    world = {
+        "seed": seed, "start": start.isoformat(), "days": days,
+        "services": {name: {"hosts": list(s.hosts), "baseline": {
+            "request_rate": s.request_rate, "latency_p50_ms": s.latency_p50_ms, "p95_ratio": s.p95_ratio,
+            "error_rate": s.error_rate, "cpu": s.cpu, "memory": s.memory}} for name, s in cfg.services.items()},
+        "topology": [[a, b, cfg.edge_weights[(a, b)]] for a, b in cfg.edges],
+        "prometheus_services": list(cfg.prometheus_services),
+        "utc_offsets": export["utc_offsets"],
+        "legacy_log_service": cfg.legacy_service,
+        "late_arrival_share": export["late_arrival_share"],
+        "shift_date": shift.isoformat() if shift else None,
+        "llm_app": {"app": app["app"], "prompt_template_id": app["prompt_template_id"],
+                    "prompt_versions": app["prompt_versions"], "models": app["models"],
+                    "rates_apply_to": "traces with status ok"},
+        "recsys": {"shift_day_offset": cfg.shift_day_offset, "click_model": cfg.section("recsys")["click_model"]},
+        "deploys": [deploy_record(start, d) for d in deploys],
+        "gaps": gaps,
+    }
+    write_json(gt / "world.json", world)
+    write_json(gt / "incidents.json", [incident_record(cfg, start, i) for i in incidents])
+    write_lines(gt / "llm_labels.jsonl", [json.dumps(label, sort_keys=True) for label in labels])
+    write_json(gt / "bad_rows.json", ledger.to_dict())
