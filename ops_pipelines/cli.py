@@ -81,6 +81,14 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_detect(args: argparse.Namespace) -> int:
+    from ops_pipelines.lib.aiops.detect_files import detect_files
+
+    written = detect_files([Path(p) for p in args.inputs], Path(args.output))
+    print(f"scored {len(written)} file(s) into {args.output}")
+    return 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -103,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", type=_date, default=DEFAULT_START)
     demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
     demo.set_defaults(func=cmd_demo)
+
+    detect = sub.add_parser("detect", help="score timestamp,value CSV files with the default detector")
+    detect.add_argument("inputs", nargs="+", help="CSV files or folders of them")
+    detect.add_argument("--output", required=True, help="folder for timestamp,value,anomaly_score,is_anomaly CSVs")
+    detect.set_defaults(func=cmd_detect)
 
     ui = sub.add_parser("ui", help="start the Dagster UI and daemon on the embedded instance")
     ui.add_argument("--host", default="127.0.0.1")

@@ -9,7 +9,7 @@ from typing import TextIO
 
 from ops_pipelines import settings
 
-INGESTION_JOB = "landing_ingestion_job"
+DAILY_JOB = "daily_job"
 # Keep the terminal readable: warnings and errors (e.g. an unreadable file) still show.
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -28,7 +28,7 @@ def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:
     summary = simulate_world(landing, start, days, seed=seed)
     print(f"simulated {days} days from {start} (seed {seed}) into {landing} in {time.perf_counter() - t0:.1f}s", file=out)
 
-    job = defs.resolve_job_def(INGESTION_JOB)
+    job = defs.resolve_job_def(DAILY_JOB)
     results = []
     with dg.DagsterInstance.get() as instance:
         for i in range(days):
@@ -84,6 +84,14 @@ def print_summary(results, world: dict, injected: dict[str, int], out: TextIO) -
         reasons = {k.split("/", 1)[1]: int(v) for k, v in totals.get(f"{name}_quarantine", {}).items() if k.startswith("reason/") and v}
         if reasons:
             print("    quarantined by reason: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())), file=out)
+    anomalies = totals.get("metric_anomalies", {})
+    if anomalies:
+        print(
+            f"{'metric_anomalies':<22}{int(anomalies.get('dagster/row_count', 0)):>12,} points scored, "
+            f"{int(anomalies.get('anomalous_points', 0)):,} flagged "
+            f"({world.get('incidents', 0)} incidents were injected; see ground_truth/incidents.json)",
+            file=out,
+        )
     print("\nChecks (passed/evaluated)", file=out)
     for key, outcomes in sorted(checks.items()):
         print(f"  {key}: {sum(outcomes)}/{len(outcomes)}", file=out)

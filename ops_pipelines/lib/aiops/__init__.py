@@ -1,0 +1,1 @@
+"""AIOps domain logic: anomaly detection and its evaluation (Dagster-free)."""

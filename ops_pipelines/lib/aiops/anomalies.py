@@ -1,0 +1,37 @@
+"""Score long-format metric rows with the detector: the logic behind `metric_anomalies`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ops_pipelines.lib.aiops.detector import DetectorParams, DetectorState, score
+
+SERIES = ["service", "metric", "host"]
+
+
+def series_key(frame: pd.DataFrame) -> pd.Series:
+    return frame["service"].astype(str) + "|" + frame["metric"].astype(str) + "|" + frame["host"].astype(str)
+
+
+def score_metrics(
+    rows: pd.DataFrame, state: DetectorState | None = None, params: DetectorParams = DetectorParams()
+) -> tuple[pd.DataFrame, DetectorState]:
+    """Add `anomaly_score` and `is_anomaly` to metric rows; return them with the updated state.
+
+    `rows` has timestamp (UTC), service, metric, host, value. Series that do not appear in
+    `rows` keep their state unchanged, so a series with a gap day resumes where it stopped.
+    """
+    state = state or DetectorState.empty([])
+    if rows.empty:
+        return rows.assign(anomaly_score=pd.Series(dtype=float), is_anomaly=pd.Series(dtype=bool)), state
+    keys = series_key(rows)
+    codes, names = pd.factorize(keys, sort=True)
+    times, t_index = np.unique(rows["timestamp"].array.asi8, return_inverse=True)
+    wide = np.full((len(times), len(names)), np.nan)
+    wide[t_index, codes] = rows["value"].to_numpy(dtype=float)
+    scores, today = score(times, wide, state.aligned(list(names)), params)
+    out = rows.copy()
+    out["anomaly_score"] = scores[t_index, codes]
+    out["is_anomaly"] = out["anomaly_score"] >= 0.5
+    return out, today.merged_into(state)
