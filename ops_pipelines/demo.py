@@ -39,6 +39,7 @@ def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:
             state = "ok" if result.success else "FAILED"
             print(f"[{i + 1:>2}/{days}] {day} {state} in {time.perf_counter() - t1:.1f}s", file=out, flush=True)
     print_summary(results, summary.to_dict(), injected_bad_rows(landing), out)
+    print_incidents(landing, out)
     failed = [day for day, r in results if not r.success]
     return 1 if failed else 0
 
@@ -98,3 +99,28 @@ def print_summary(results, world: dict, injected: dict[str, int], out: TextIO) -
     print("\nWorld: " + ", ".join(f"{k}={v}" for k, v in world.items() if not isinstance(v, (dict, list))), file=out)
     print(f"\nData: {settings.data_home()} (asset Parquet in storage/, landing zone in landing/)", file=out)
     print("Open the Dagster UI:  .venv/bin/ops-pipelines ui   then browse http://127.0.0.1:3000", file=out)
+
+
+def print_incidents(landing, out: TextIO) -> None:
+    """Detected incidents with root cause and action, scored against the simulator's ground truth."""
+    import json
+
+    import pandas as pd
+
+    from ops_pipelines.lib.aiops.evaluate import score_incidents
+
+    storage = settings.storage_dir()
+    frames = [f for f in (pd.read_parquet(p) for p in sorted((storage / "incidents").glob("*.parquet"))) if len(f)]
+    if not frames:
+        print("\nIncidents: none found", file=out)
+        return
+    found = pd.concat(frames, ignore_index=True).drop_duplicates("incident_id", keep="last")
+    points = sum(int(pd.read_parquet(p, columns=["anomalous_points"])["anomalous_points"].sum())
+                 for p in sorted((storage / "alert_noise_report").glob("*.parquet")))
+    truth = json.loads((landing / "ground_truth" / "incidents.json").read_text())
+    score = score_incidents(found, truth, points)
+    print(f"\nIncidents: {len(found)} found, {len(truth)} injected; recall {score.recall:.2f}, precision "
+          f"{score.precision:.2f}, root cause top-1 {score.top1:.2f}, top-3 {score.top3:.2f}; "
+          f"{points:,} anomalous points -> {len(found)} incidents (compression {score.compression:.1%})", file=out)
+    for row in found.sort_values("start").itertuples():
+        print(f"  {row.start:%m-%d %H:%M}-{row.end:%H:%M} {row.severity:<8} root {row.root_cause:<18} {row.suggested_action[:90]}", file=out)

@@ -4,6 +4,7 @@ import dagster as dg
 
 from ops_pipelines import settings
 from ops_pipelines.io.parquet import ParquetIOManager
+from ops_pipelines.resources.aiops_config import AIOpsConfig
 from ops_pipelines.resources.landing_zone import LandingZone
 from ops_pipelines.resources.state_store import StateStore
 
@@ -15,5 +16,6 @@ def resources() -> dg.Definitions:
             "io_manager": ParquetIOManager(base_dir=str(settings.storage_dir())),
             "landing_zone": LandingZone(root=str(settings.landing_dir())),
             "state_store": StateStore(root=str(settings.data_home() / "state")),
+            "aiops_config": AIOpsConfig(),
         }
     )

@@ -1,0 +1,25 @@
+"""AIOps knowledge from config: the service dependency graph and the runbook map."""
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from ops_pipelines.settings import ASSETS_DIR
+
+
+class AIOpsConfig(dg.ConfigurableResource):
+    """Paths to the topology (caller -> callee edges) and runbook rules; defaults are the sample world's."""
+
+    topology_path: str = Field(default=str(ASSETS_DIR / "aiops" / "topology.json"))
+    runbooks_path: str = Field(default=str(ASSETS_DIR / "aiops" / "runbooks.json"))
+
+    def topology(self):
+        from ops_pipelines.lib.aiops.topology import Topology
+
+        return Topology.load(Path(self.topology_path))
+
+    def runbooks(self) -> list[dict]:
+        from ops_pipelines.lib.aiops.incidents import load_runbooks
+
+        return load_runbooks(Path(self.runbooks_path))

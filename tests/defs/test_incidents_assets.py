@@ -1,0 +1,60 @@
+"""The AIOps assets end to end over three days: an incident across midnight stays one incident."""
+
+import json
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from ops_pipelines.defs.aiops.anomalies import metric_anomalies
+from ops_pipelines.defs.aiops.incidents import alert_noise_report, anomaly_rollups, incidents
+from ops_pipelines.defs.aiops.ingestion import telemetry_metrics
+from ops_pipelines.io.parquet import ParquetIOManager
+from ops_pipelines.resources.aiops_config import AIOpsConfig
+from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.state_store import StateStore
+
+DAYS = ["2026-03-02", "2026-03-03", "2026-03-04"]
+
+
+def write_world(landing):
+    rng = np.random.default_rng(3)
+    start, end = pd.Timestamp("2026-03-03T23:30Z"), pd.Timestamp("2026-03-04T00:40Z")
+    for day in DAYS:
+        t = pd.date_range(day, periods=1440, freq="min", tz="UTC")
+        fault = np.asarray((t >= start) & (t < end))
+        frames = []
+        for service, lag in (("db", 0), ("api", 2)):
+            base = 100 + 10 * np.sin(np.asarray(t.hour) / 24 * 2 * np.pi) + rng.normal(0, 1, len(t))
+            shifted = np.asarray((t >= start + pd.Timedelta(minutes=lag)) & (t < end))
+            values = np.where(shifted, base * 3, base)
+            frames.append(pd.DataFrame({"timestamp": t.strftime("%Y-%m-%dT%H:%M:%SZ"), "service": service,
+                                        "metric": "latency_p95_ms", "value": values, "host": ""}))
+        assert fault.any() or day == DAYS[0]
+        landing.write("metrics", "m.csv", pd.concat(frames).to_csv(index=False), day=day)
+
+
+def test_incident_across_midnight_is_reported_by_both_days_with_one_id(landing, tmp_path):
+    write_world(landing)
+    topology = tmp_path / "topology.json"
+    topology.write_text(json.dumps({"edges": [["api", "db"]]}))
+    resources = {
+        "landing_zone": LandingZone(root=str(landing.root)),
+        "io_manager": ParquetIOManager(base_dir=str(tmp_path / "storage")),
+        "state_store": StateStore(root=str(tmp_path / "state")),
+        "aiops_config": AIOpsConfig(topology_path=str(topology)),
+    }
+    assets = [telemetry_metrics, metric_anomalies, anomaly_rollups, incidents, alert_noise_report]
+    results = [dg.materialize(assets, partition_key=day, resources=resources) for day in DAYS]
+    assert all(r.success for r in results)
+    found = {d: pd.read_parquet(tmp_path / "storage" / "incidents" / f"{d}.parquet") for d in DAYS}
+    assert found[DAYS[0]].empty
+    assert len(found[DAYS[1]]) == 1 and len(found[DAYS[2]]) == 1
+    before, after = found[DAYS[1]].iloc[0], found[DAYS[2]].iloc[0]
+    assert before["incident_id"] == after["incident_id"] and before["root_cause"] == "db"
+    assert after["end"] > pd.Timestamp("2026-03-04T00:00Z") > before["end"]
+    meta = results[2].asset_materializations_for_node("alert_noise_report")[0].metadata
+    assert meta["incidents"].value == 1 and meta["anomalous_points"].value > meta["alerts"].value >= 1
+    assert 0 < meta["compression"].value < 1
+    table = results[1].asset_materializations_for_node("incidents")[0].metadata["incidents_table"].value
+    assert "**db**" in table and "api" in table
