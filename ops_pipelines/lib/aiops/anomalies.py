@@ -10,10 +10,6 @@ from ops_pipelines.lib.aiops.detector import DetectorParams, DetectorState, scor
 SERIES = ["service", "metric", "host"]
 
 
-def series_key(frame: pd.DataFrame) -> pd.Series:
-    return frame["service"].astype(str) + "|" + frame["metric"].astype(str) + "|" + frame["host"].astype(str)
-
-
 def score_metrics(
     rows: pd.DataFrame, state: DetectorState | None = None, params: DetectorParams = DetectorParams()
 ) -> tuple[pd.DataFrame, DetectorState]:
@@ -25,13 +21,13 @@ def score_metrics(
     state = state or DetectorState.empty([])
     if rows.empty:
         return rows.assign(anomaly_score=pd.Series(dtype=float), is_anomaly=pd.Series(dtype=bool)), state
-    keys = series_key(rows)
-    codes, names = pd.factorize(keys, sort=True)
-    times, t_index = np.unique(rows["timestamp"].array.asi8, return_inverse=True)
+    groups = rows.groupby(SERIES, observed=True, sort=True)
+    codes = groups.ngroup().to_numpy()
+    names = ["|".join(map(str, key)) for key in groups.size().index]
+    t_index, times = pd.factorize(rows["timestamp"].array.asi8, sort=True)
     wide = np.full((len(times), len(names)), np.nan)
     wide[t_index, codes] = rows["value"].to_numpy(dtype=float)
     scores, today = score(times, wide, state.aligned(list(names)), params)
-    out = rows.copy()
-    out["anomaly_score"] = scores[t_index, codes]
-    out["is_anomaly"] = out["anomaly_score"] >= 0.5
+    out = rows.assign(anomaly_score=scores[t_index, codes])
+    out["is_anomaly"] = out["anomaly_score"].to_numpy() >= 0.5
     return out, today.merged_into(state)
