@@ -132,47 +132,46 @@ def read_parquet(path: Path) -> Rows:
 
 def read_jsonl(path: Path, columns: Sequence[str]) -> Rows:
     """JSON Lines: one object per line; other lines are quarantined as unparseable."""
+
+    def parse(text: str) -> dict | str:
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return f"invalid JSON: {exc.msg} at column {exc.colno}"
+        if not isinstance(record, dict):
+            return f"expected a JSON object, found {type(record).__name__}"
+        return {str(k).lower(): v for k, v in record.items()}
+
+    return _read_lines(path, columns, parse)
+
+
+def read_regex_lines(path: Path, pattern: str) -> Rows:
+    """Plain-text lines split by a regex with named groups; non-matching lines are quarantined."""
+    regex = re.compile(pattern)
+
+    def parse(text: str) -> dict | str:
+        match = regex.match(text)
+        return match.groupdict() if match else "line does not match the log pattern"
+
+    return _read_lines(path, list(regex.groupindex), parse)
+
+
+def _read_lines(path: Path, columns: Sequence[str], parse: Callable[[str], dict | str]) -> Rows:
+    """Rows from a line-oriented text file; `parse` gives a record or the reason it cannot."""
     sniff(path)
     data: dict[str, list] = {c: [] for c in columns}
     lines, bad = [], []
     for number, text in iter_text_lines(path):
         if not text.strip():
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            bad.append((number, f"invalid JSON: {exc.msg} at column {exc.colno}", text))
+        record = parse(text)
+        if isinstance(record, str):
+            bad.append((number, record, text))
             continue
-        if not isinstance(record, dict):
-            bad.append((number, f"expected a JSON object, found {type(record).__name__}", text))
-            continue
-        record = {str(k).lower(): v for k, v in record.items()}
         for c in columns:
             data[c].append(record.get(c))
         lines.append(number)
     rows = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in data.items()})
-    rows["_line"] = np.asarray(lines, dtype=np.int64)
-    return rows, _unparseable(path, bad)
-
-
-def read_regex_lines(path: Path, pattern: str) -> Rows:
-    """Plain-text lines split by a regex with named groups; non-matching lines are quarantined."""
-    sniff(path)
-    regex = re.compile(pattern)
-    names = list(regex.groupindex)
-    data: dict[str, list] = {n: [] for n in names}
-    lines, bad = [], []
-    for number, text in iter_text_lines(path):
-        if not text.strip():
-            continue
-        match = regex.match(text)
-        if match is None:
-            bad.append((number, "line does not match the log pattern", text))
-            continue
-        for n in names:
-            data[n].append(match.group(n))
-        lines.append(number)
-    rows = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in data.items()})
     rows["_line"] = np.asarray(lines, dtype=np.int64)
     return rows, _unparseable(path, bad)
 
