@@ -2,8 +2,8 @@
 
 Usage: python benchmarks/aiops_eval.py [--days 14] [--seeds 7 11 23]
 
-Simulates each seed, ingests and scores every day in order (state carried as in the assets),
-correlates incidents and scores them against ground_truth/incidents.json.
+Simulates each seed, ingests and scores every day's metrics and logs in order (state carried as
+in the assets), correlates incidents and scores them against ground_truth/incidents.json.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import pandas as pd
 
 from ops_pipelines.lib.aiops.anomalies import score_metrics
 from ops_pipelines.lib.aiops.evaluate import score_incidents
-from ops_pipelines.lib.aiops.incidents import build_incidents, load_runbooks, metric_events
+from ops_pipelines.lib.aiops.incidents import all_events, build_incidents, load_runbooks
+from ops_pipelines.lib.aiops.log_templates import mine_logs
+from ops_pipelines.lib.aiops.logs import score_logs
 from ops_pipelines.lib.aiops.topology import Topology
 from ops_pipelines.lib.ingest.landing import ingest_partition
 from ops_pipelines.lib.sim import DEFAULT_START, simulate_world
@@ -28,16 +30,21 @@ from ops_pipelines.settings import ASSETS_DIR
 def evaluate_seed(seed: int, days: int, work: Path) -> dict:
     root = work / f"seed{seed}"
     simulate_world(root, DEFAULT_START, days, seed=seed)
-    state, scored_days = None, []
+    state, miner, log_state, scored_days, log_days = None, None, None, [], []
     for i in range(days):
         day = (DEFAULT_START + dt.timedelta(days=i)).isoformat()
         scored, state = score_metrics(ingest_partition("metrics", root, day).rows, state)
+        mined, miner = mine_logs(ingest_partition("logs", root, day).rows, miner)
+        logs, log_state = score_logs(mined, log_state)
         scored_days.append(scored)
+        log_days.append(logs)
     scored = pd.concat(scored_days, ignore_index=True)
+    logs = pd.concat(log_days, ignore_index=True)
     topology = Topology.load(ASSETS_DIR / "aiops" / "topology.json")
-    found = build_incidents(metric_events(scored), topology, load_runbooks(ASSETS_DIR / "aiops" / "runbooks.json"))
+    events = all_events(scored, logs)
+    found = build_incidents(events, topology, load_runbooks(ASSETS_DIR / "aiops" / "runbooks.json"))
     truth = json.loads((root / "ground_truth" / "incidents.json").read_text())
-    result = score_incidents(found, truth, int(scored["is_anomaly"].sum())).to_dict()
+    result = score_incidents(found, truth, len(events)).to_dict()
     return {"seed": seed, **result}
 
 

@@ -89,6 +89,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_llm_eval(args: argparse.Namespace) -> int:
+    from ops_pipelines.lib.llmops.cli_eval import llm_eval
+
+    count = llm_eval(Path(args.input), Path(args.output))
+    print(f"scored {count} row(s) into {args.output}")
+    return 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -116,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
     detect.add_argument("inputs", nargs="+", help="CSV files or folders of them")
     detect.add_argument("--output", required=True, help="folder for timestamp,value,anomaly_score,is_anomaly CSVs")
     detect.set_defaults(func=cmd_detect)
+
+    llm = sub.add_parser("llm-eval", help="score question/context/answer JSONL rows offline")
+    llm.add_argument("input", help="JSONL with question, context (string or list), answer, optional reference")
+    llm.add_argument("--output", required=True, help="JSONL: each row with its scores added")
+    llm.set_defaults(func=cmd_llm_eval)
 
     ui = sub.add_parser("ui", help="start the Dagster UI and daemon on the embedded instance")
     ui.add_argument("--host", default="127.0.0.1")

@@ -6,6 +6,7 @@ from ops_pipelines import settings
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.aiops_config import AIOpsConfig
 from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.llmops_config import LLMOpsConfig
 from ops_pipelines.resources.state_store import StateStore
 
 
@@ -17,5 +18,6 @@ def resources() -> dg.Definitions:
             "landing_zone": LandingZone(root=str(settings.landing_dir())),
             "state_store": StateStore(root=str(settings.data_home() / "state")),
             "aiops_config": AIOpsConfig(),
+            "llmops_config": LLMOpsConfig(),
         }
     )

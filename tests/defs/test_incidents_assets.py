@@ -8,7 +8,8 @@ import pandas as pd
 
 from ops_pipelines.defs.aiops.anomalies import metric_anomalies
 from ops_pipelines.defs.aiops.incidents import alert_noise_report, anomaly_rollups, incidents
-from ops_pipelines.defs.aiops.ingestion import telemetry_metrics
+from ops_pipelines.defs.aiops.ingestion import service_logs, telemetry_metrics
+from ops_pipelines.defs.aiops.logs import log_anomalies, log_templates
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.aiops_config import AIOpsConfig
 from ops_pipelines.resources.landing_zone import LandingZone
@@ -44,7 +45,8 @@ def test_incident_across_midnight_is_reported_by_both_days_with_one_id(landing, 
         "state_store": StateStore(root=str(tmp_path / "state")),
         "aiops_config": AIOpsConfig(topology_path=str(topology)),
     }
-    assets = [telemetry_metrics, metric_anomalies, anomaly_rollups, incidents, alert_noise_report]
+    assets = [telemetry_metrics, metric_anomalies, anomaly_rollups, incidents, alert_noise_report,
+              service_logs, log_templates, log_anomalies]  # no log files here: empty log partitions
     results = [dg.materialize(assets, partition_key=day, resources=resources) for day in DAYS]
     assert all(r.success for r in results)
     found = {d: pd.read_parquet(tmp_path / "storage" / "incidents" / f"{d}.parquet") for d in DAYS}

@@ -28,17 +28,20 @@ def anomaly_rollups(metric_anomalies):
     partitions_def=daily_partitions,
     group_name="aiops",
     kinds={"pandas", "parquet"},
-    ins={"metric_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS)},
+    ins={
+        "metric_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS),
+        "log_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS),
+    },
 )
-def incidents(context: dg.AssetExecutionContext, metric_anomalies, aiops_config: AIOpsConfig):
-    """Incidents of the day: correlated anomalies across metrics and services with start, end,
-    severity, affected services, ranked root-cause candidates with evidence and a suggested action."""
+def incidents(context: dg.AssetExecutionContext, metric_anomalies, log_anomalies, aiops_config: AIOpsConfig):
+    """Incidents of the day: correlated anomalies across metrics, log bursts and services with start,
+    end, severity, affected services, ranked root-cause candidates with evidence and a suggested action."""
     import pandas as pd
 
-    from ops_pipelines.lib.aiops.incidents import build_incidents, metric_events
+    from ops_pipelines.lib.aiops.incidents import all_events, build_incidents
 
     day_start = pd.Timestamp(context.partition_key, tz="UTC")
-    found = build_incidents(metric_events(metric_anomalies), aiops_config.topology(), aiops_config.runbooks())
+    found = build_incidents(all_events(metric_anomalies, log_anomalies), aiops_config.topology(), aiops_config.runbooks())
     found = found[found["end"] >= day_start].reset_index(drop=True)  # those that ended yesterday were reported then
     return dg.Output(found, metadata={
         "dagster/row_count": len(found),
@@ -49,15 +52,15 @@ def incidents(context: dg.AssetExecutionContext, metric_anomalies, aiops_config:
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="aiops", kinds={"pandas"})
-def alert_noise_report(metric_anomalies, incidents):
+def alert_noise_report(metric_anomalies, log_anomalies, incidents):
     """How much noise the correlation removes: anomalous points -> alerts (one per series episode,
     single-point blips suppressed) -> incidents, with the compression ratio plotted over time."""
     import pandas as pd
 
-    from ops_pipelines.lib.aiops.incidents import CorrelationParams, episodes, metric_events
+    from ops_pipelines.lib.aiops.incidents import CorrelationParams, all_events, episodes
     from ops_pipelines.lib.aiops.rollups import noise_funnel
 
-    events = metric_events(metric_anomalies)
+    events = all_events(metric_anomalies, log_anomalies)
     eps = episodes(events, CorrelationParams().episode_gap)
     funnel = noise_funnel(len(events), int((eps["points"] > 1).sum()), len(incidents))
     return dg.Output(pd.DataFrame([funnel]), metadata={k: float(v) if isinstance(v, float) else int(v) for k, v in funnel.items()})

@@ -173,3 +173,22 @@ def metric_events(anomalies: pd.DataFrame) -> pd.DataFrame:
         "host": flagged["host"].astype(str).to_numpy(),
         "score": flagged["anomaly_score"].to_numpy(dtype=np.float64),
     }, columns=EVENT_COLUMNS)
+
+
+def log_events(log_anomalies: pd.DataFrame) -> pd.DataFrame:
+    """Flagged log-template minutes (bursts, never-seen templates) as correlation events."""
+    flagged = log_anomalies[log_anomalies["is_anomaly"].astype(bool)] if len(log_anomalies) else log_anomalies
+    if flagged.empty:
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    return pd.DataFrame({
+        "timestamp": flagged["timestamp"].to_numpy(),
+        "service": flagged["service"].astype(str).to_numpy(),
+        "signal": ("logs:" + flagged["template_id"].astype(str)).to_numpy(),
+        "host": "",
+        "score": flagged["score"].to_numpy(dtype=np.float64),
+    }, columns=EVENT_COLUMNS)
+
+
+def all_events(metric_anomalies: pd.DataFrame, log_anomalies: pd.DataFrame) -> pd.DataFrame:
+    frames = [f for f in (metric_events(metric_anomalies), log_events(log_anomalies)) if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=EVENT_COLUMNS)

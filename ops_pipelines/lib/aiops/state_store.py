@@ -1,4 +1,4 @@
-"""Detector state on disk: one deterministic, pickle-free file per partition."""
+"""State files on disk: deterministic, pickle-free zips of .npy arrays (and JSON), written atomically."""
 
 from __future__ import annotations
 
@@ -15,25 +15,40 @@ from ops_pipelines.lib.aiops.detector import DetectorState
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same state gives the same bytes
 
 
-def save_state(state: DetectorState, path: Path) -> None:
-    """Write `state` atomically as a zip of .npy arrays (no pickle, byte-reproducible)."""
+def write_zip_atomic(path: Path, members: dict[str, bytes]) -> None:
+    """Write a zip of `members` (sorted, fixed timestamps) via a temp file and rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    arrays = {"keys": np.asarray(state.keys, dtype=np.str_), **dict(sorted(state.arrays.items()))}
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
-            for name, array in arrays.items():
-                buf = io.BytesIO()
-                np.save(buf, array, allow_pickle=False)
-                zf.writestr(zipfile.ZipInfo(f"{name}.npy", date_time=_EPOCH), buf.getvalue())
+            for name, data in sorted(members.items()):
+                zf.writestr(zipfile.ZipInfo(name, date_time=_EPOCH), data, compress_type=zipfile.ZIP_DEFLATED)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def load_state(path: Path) -> DetectorState:
+def npy_bytes(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array, allow_pickle=False)
+    return buf.getvalue()
+
+
+def read_npy_members(path: Path) -> dict[str, np.ndarray]:
+    """Every `<name>.npy` member of a state zip, by name (pickle refused)."""
     with zipfile.ZipFile(path) as zf:
-        arrays = {n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False) for n in zf.namelist()}
+        return {n[:-4]: np.load(io.BytesIO(zf.read(n)), allow_pickle=False) for n in zf.namelist() if n.endswith(".npy")}
+
+
+def save_state(state: DetectorState, path: Path) -> None:
+    """The metric detector's state: its series keys and every array."""
+    members = {"keys.npy": npy_bytes(np.asarray(state.keys, dtype=np.str_))}
+    members.update({f"{name}.npy": npy_bytes(array) for name, array in state.arrays.items()})
+    write_zip_atomic(path, members)
+
+
+def load_state(path: Path) -> DetectorState:
+    arrays = read_npy_members(path)
     keys = [str(k) for k in arrays.pop("keys")]
     return DetectorState(keys, arrays)

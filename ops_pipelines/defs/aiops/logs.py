@@ -1,0 +1,105 @@
+"""Log templates and log anomalies, with the miner and detector state carried day to day."""
+
+import dagster as dg
+
+from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.resources.state_store import StateStore
+
+TEMPLATES = "log_templates"
+ANOMALIES = "log_anomalies"
+# The previous day's state is an input: Dagster runs the days in order.
+_PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+
+
+@dg.asset(
+    name=TEMPLATES,
+    partitions_def=daily_partitions,
+    group_name="aiops",
+    kinds={"pandas", "parquet"},
+    deps=[dg.AssetDep(TEMPLATES, partition_mapping=_PREVIOUS_DAY)],
+)
+def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):
+    """The log templates seen this day (variable fields masked), with ids that stay the same from
+    day to day: text, level, services, line count and when each template was first seen."""
+    from ops_pipelines.lib.aiops.log_templates import daily_templates, load_miner, mine_logs, save_miner
+
+    day = context.partition_key
+    previous = _previous_state(context, state_store, TEMPLATES)
+    mined, miner = mine_logs(service_logs, load_miner(previous) if previous is not None else None)
+    save_miner(miner, state_store.path(TEMPLATES, day))
+    table = daily_templates(mined)
+    new = table[table["is_new"]]
+    return dg.Output(
+        table,
+        metadata={
+            "dagster/row_count": len(table),
+            "templates_seen": len(table),
+            "new_templates": len(new),
+            "templates_known": len(mined.templates),
+            "lines_mined": len(mined.lines),
+            "lines_skipped": mined.skipped,
+            "state_from": previous.stem if previous is not None else "cold start",
+            "new_template_list": dg.MetadataValue.md(_table(new, ["template_id", "level", "count", "template"])),
+        },
+    )
+
+
+@dg.asset(
+    name=ANOMALIES,
+    partitions_def=daily_partitions,
+    group_name="aiops",
+    kinds={"pandas", "parquet"},
+    deps=[TEMPLATES, dg.AssetDep(ANOMALIES, partition_mapping=_PREVIOUS_DAY)],
+)
+def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):
+    """Per service, template and minute: line count, causal baseline and a score in [0, 1]. Flags
+    bursts of a template far above its baseline and the first minute of a never-seen template."""
+    from ops_pipelines.lib.aiops.log_templates import load_miner, mine_logs
+    from ops_pipelines.lib.aiops.logs import load_detector_state, save_detector_state, score_logs
+
+    day = context.partition_key
+    # Re-mine from log_templates' previous-day state: the same input and state give its exact ids.
+    miner = state_store.latest_before(TEMPLATES, day)
+    mined, _ = mine_logs(service_logs, load_miner(miner) if miner is not None else None)
+    previous = _previous_state(context, state_store, ANOMALIES)
+    scored, state = score_logs(mined, load_detector_state(previous) if previous is not None else None)
+    save_detector_state(state, state_store.path(ANOMALIES, day))
+    flagged = scored[scored["is_anomaly"]]
+    top = flagged.sort_values(["score", "count", "timestamp"], ascending=[False, False, True]).head(10)
+    return dg.Output(
+        scored,
+        metadata={
+            "dagster/row_count": len(scored),
+            "templates_seen": int(scored["template_id"].nunique()),
+            "new_templates": int(flagged.loc[flagged["kind"] == "new_template", "template_id"].nunique()),
+            "bursts": int((flagged["kind"] == "burst").sum()),
+            "anomalous_minutes": int(flagged["timestamp"].nunique()),
+            "anomalous_services": int(flagged["service"].nunique()),
+            "lines_skipped": mined.skipped,
+            "state_from": previous.stem if previous is not None else "cold start",
+            "top_anomalies": dg.MetadataValue.md(
+                _table(top, ["timestamp", "service", "kind", "level", "count", "baseline", "score", "template"])),
+        },
+    )
+
+
+def _previous_state(context: dg.AssetExecutionContext, state_store: StateStore, asset: str):
+    previous = state_store.latest_before(asset, context.partition_key)
+    expected = daily_partitions.get_prev_partition_window(context.partition_time_window.start)
+    if previous is not None and expected is not None and previous.stem != expected.start.strftime("%Y-%m-%d"):
+        context.log.warning(f"no {asset} state for the day before {context.partition_key}; continuing from {previous.stem}")
+    return previous
+
+
+def _table(frame, columns: list[str]) -> str:
+    if frame.empty:
+        return "none"
+
+    def cell(column: str, value) -> str:
+        text = f"{value:.2f}" if isinstance(value, float) else str(value)
+        if column == "template":  # code span: masks like <NUM> would otherwise render as HTML tags
+            text = "`" + text.replace("`", "'") + "`"
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    rows = ["| " + " | ".join(cell(c, v) for c, v in zip(columns, row)) + " |" for row in frame[columns].itertuples(index=False)]
+    return "\n".join(["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns), *rows])

@@ -1,0 +1,96 @@
+"""One row of offline evaluation scores per LLM trace (the body of the `llm_eval_scores` asset).
+
+Thresholds:
+- HALLUCINATION_THRESHOLD = 0.75: an answer is hallucinated when its groundedness (share of
+  supported claims, token-weighted) is below it and it is not a refusal: more than a quarter of
+  what it asserts is unsupported. A claim with a wrong number or name scores 0, so a two-claim
+  answer with one wrong fact scores about 0.5. Chosen on the sample world (sample-world test).
+- TOXIC_THRESHOLD = 0.5 (toxicity.py): the classifier's own decision point.
+Rows without an answer (status error/timeout) get null quality scores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ops_pipelines.lib.llmops.cost import Prices, cost_usd, fill_tokens
+from ops_pipelines.lib.llmops.format import Templates, format_valid
+from ops_pipelines.lib.llmops.groundedness import groundedness
+from ops_pipelines.lib.llmops.pii import find_pii, redact
+from ops_pipelines.lib.llmops.reference import exact_match, rouge_l, token_f1
+from ops_pipelines.lib.llmops.relevance import is_refusal, relevance
+from ops_pipelines.lib.llmops.toxicity import TOXIC_THRESHOLD, toxicity_probs
+
+HALLUCINATION_THRESHOLD = 0.75
+ID_COLUMNS = ["trace_id", "timestamp", "app", "model", "prompt_template_id", "prompt_version"]
+COLUMNS = [*ID_COLUMNS, "groundedness", "hallucinated", "relevance", "refusal", "toxicity", "toxic",
+           "pii_found", "pii_kinds", "answer_redacted", "format_valid", "exact_match", "token_f1", "rouge_l",
+           "input_tokens", "output_tokens", "tokens_estimated", "cost_usd", "latency_ms", "status"]
+
+
+def _text(value: Any) -> str | None:
+    """A non-blank string, else None (missing answers arrive as None, NaN or '')."""
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _contexts(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(c) for c in value if c is not None]
+    return []
+
+
+def _row_scores(question: str | None, contexts: list[str], answer: str | None, reference: str | None,
+                schema: dict | None) -> dict[str, Any]:
+    found = find_pii(answer)
+    row: dict[str, Any] = {
+        "pii_found": bool(found),
+        "pii_kinds": sorted({kind for kind, _ in found}),
+        "answer_redacted": redact(answer, found),
+        "format_valid": format_valid(answer, schema),
+    }
+    if answer is None:
+        return {**row, "groundedness": np.nan, "relevance": np.nan, "refusal": pd.NA,
+                "exact_match": np.nan, "token_f1": np.nan, "rouge_l": np.nan}
+    ref = {"exact_match": np.nan, "token_f1": np.nan, "rouge_l": np.nan}
+    if reference:
+        ref = {"exact_match": exact_match(answer, reference), "token_f1": token_f1(answer, reference),
+               "rouge_l": rouge_l(answer, reference)}
+    return {**row, **ref, "groundedness": groundedness(row["answer_redacted"], contexts),
+            "relevance": relevance(question, answer), "refusal": is_refusal(answer)}
+
+
+def score_traces(traces: pd.DataFrame, prices: Prices, templates: Templates) -> pd.DataFrame:
+    """Scores for every trace of the `llm_traces` frame, in its row order (see COLUMNS)."""
+    traces = traces.reset_index(drop=True)
+    for col in [*ID_COLUMNS, "question", "contexts", "answer", "reference_answer", "status", "latency_ms",
+                "input_tokens", "output_tokens"]:
+        if col not in traces:
+            traces[col] = None
+    answers = traces["answer"].map(_text)
+    per_row = pd.DataFrame([
+        _row_scores(_text(q), _contexts(c), a, _text(r), templates.get(t) if isinstance(t, str) else None)
+        for q, c, a, r, t in zip(traces["question"], traces["contexts"], answers, traces["reference_answer"],
+                                 traces["prompt_template_id"])
+    ], index=traces.index)
+    out = traces[ID_COLUMNS].copy()
+    for col in per_row:
+        out[col] = per_row[col]
+    has_answer = answers.notna()
+    refusal = out["refusal"].astype("boolean")
+    out["refusal"] = refusal
+    out["hallucinated"] = ((out["groundedness"] < HALLUCINATION_THRESHOLD) & ~refusal.fillna(False)).astype(
+        "boolean").where(has_answer, pd.NA)
+    out["toxicity"] = toxicity_probs(answers.tolist())
+    out["toxic"] = (out["toxicity"] >= TOXIC_THRESHOLD).astype("boolean").where(has_answer, pd.NA)
+    tokens = fill_tokens(traces.assign(answer=answers))
+    for col in tokens:
+        out[col] = tokens[col]
+    out["cost_usd"] = cost_usd(traces["model"], traces["timestamp"], out["input_tokens"], out["output_tokens"], prices)
+    out["latency_ms"] = pd.to_numeric(traces["latency_ms"], errors="coerce")
+    out["status"] = traces["status"]
+    return out[COLUMNS]

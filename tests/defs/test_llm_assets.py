@@ -1,0 +1,37 @@
+"""LLMOps assets on a small sample world: scores per trace, no raw PII stored, a daily quality table."""
+
+import datetime as dt
+import json
+
+import dagster as dg
+import pandas as pd
+
+from ops_pipelines.defs.llmops.evaluation import llm_eval_scores, llm_quality_daily
+from ops_pipelines.defs.llmops.ingestion import llm_traces
+from ops_pipelines.io.parquet import ParquetIOManager
+from ops_pipelines.lib.llmops.pii import find_pii
+from ops_pipelines.lib.sim import simulate_world
+from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.llmops_config import LLMOpsConfig
+
+
+def test_llm_assets_score_every_trace_and_store_no_pii(tmp_path):
+    root = tmp_path / "landing"
+    simulate_world(root, dt.date(2026, 3, 2), 1, seed=5)
+    resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s")),
+                 "llmops_config": LLMOpsConfig()}
+    result = dg.materialize([llm_traces, llm_eval_scores, llm_quality_daily], partition_key="2026-03-02", resources=resources)
+    assert result.success
+    scores = pd.read_parquet(tmp_path / "s" / "llm_eval_scores" / "2026-03-02.parquet")
+    traces = pd.read_parquet(tmp_path / "s" / "llm_traces" / "2026-03-02.parquet")
+    assert sorted(scores["trace_id"]) == sorted(traces["trace_id"])
+    assert "answer" not in scores.columns
+    assert not any(find_pii(a) for a in scores["answer_redacted"].dropna())
+    labels = {r["trace_id"]: r for r in map(json.loads, (root / "ground_truth" / "llm_labels.jsonl").read_text().splitlines())}
+    leaked = [t for t in scores["trace_id"] if labels[t]["pii_leak"]]
+    assert leaked and scores.set_index("trace_id").loc[leaked, "pii_found"].all()
+    quality = pd.read_parquet(tmp_path / "s" / "llm_quality_daily" / "2026-03-02.parquet")
+    assert quality["responses"].sum() == len(scores)
+    assert set(quality["prompt_version"]) == set(traces["prompt_version"])
+    meta = result.asset_materializations_for_node("llm_quality_daily")[0].metadata
+    assert meta["responses"].value == len(scores) and meta["cost_usd"].value > 0
