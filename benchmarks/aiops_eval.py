@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/aiops_eval.py [--days 14] [--seeds 7 11 23]
 
-Simulates each seed, ingests and scores every day's metrics and logs in order (state carried as
+Simulates each seed, ingests and scores every day's metrics, LLM KPIs and logs in order (state carried as
 in the assets), correlates incidents and scores them against ground_truth/incidents.json.
 """
 
@@ -23,6 +23,10 @@ from ops_pipelines.lib.aiops.log_templates import mine_logs
 from ops_pipelines.lib.aiops.logs import score_logs
 from ops_pipelines.lib.aiops.topology import Topology
 from ops_pipelines.lib.ingest.landing import ingest_partition
+from ops_pipelines.lib.llmops.cost import load_prices
+from ops_pipelines.lib.llmops.format import load_templates
+from ops_pipelines.lib.llmops.kpis import kpi_series
+from ops_pipelines.lib.llmops.scores import score_traces
 from ops_pipelines.lib.sim import DEFAULT_START, simulate_world
 from ops_pipelines.settings import ASSETS_DIR
 
@@ -30,10 +34,13 @@ from ops_pipelines.settings import ASSETS_DIR
 def evaluate_seed(seed: int, days: int, work: Path) -> dict:
     root = work / f"seed{seed}"
     simulate_world(root, DEFAULT_START, days, seed=seed)
+    prices, templates = load_prices(ASSETS_DIR / "llmops" / "prices.json"), load_templates(ASSETS_DIR / "llmops" / "prompt_templates.json")
     state, miner, log_state, scored_days, log_days = None, None, None, [], []
     for i in range(days):
         day = (DEFAULT_START + dt.timedelta(days=i)).isoformat()
-        scored, state = score_metrics(ingest_partition("metrics", root, day).rows, state)
+        llm = score_traces(ingest_partition("llm_traces", root, day).rows, prices, templates)
+        rows = pd.concat([ingest_partition("metrics", root, day).rows, kpi_series(llm)], ignore_index=True)
+        scored, state = score_metrics(rows, state)
         mined, miner = mine_logs(ingest_partition("logs", root, day).rows, miner)
         logs, log_state = score_logs(mined, log_state)
         scored_days.append(scored)

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from ops_pipelines.defs.aiops.ingestion import service_logs, telemetry_metrics
+from ops_pipelines.defs.llmops.evaluation import llm_eval_scores, llm_kpi_series
 from ops_pipelines.defs.llmops.ingestion import llm_traces
 from ops_pipelines.defs.mlops.ingestion import model_events
 from ops_pipelines.io.parquet import ParquetIOManager
@@ -48,3 +49,7 @@ def run_day(landing, tmp_path):
         return dg.materialize(assets, partition_key=day, resources=resources, instance=instance, raise_on_error=False), storage
 
     return run
+
+
+# What metric_anomalies needs upstream besides telemetry: the LLM KPI series (empty without traces).
+LLM_KPI_CHAIN = [llm_traces, llm_eval_scores, llm_kpi_series]

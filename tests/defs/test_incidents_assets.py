@@ -13,7 +13,9 @@ from ops_pipelines.defs.aiops.logs import log_anomalies, log_templates
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.aiops_config import AIOpsConfig
 from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.llmops_config import LLMOpsConfig
 from ops_pipelines.resources.state_store import StateStore
+from tests.conftest import LLM_KPI_CHAIN
 
 DAYS = ["2026-03-02", "2026-03-03", "2026-03-04"]
 
@@ -43,10 +45,11 @@ def test_incident_across_midnight_is_reported_by_both_days_with_one_id(landing, 
         "landing_zone": LandingZone(root=str(landing.root)),
         "io_manager": ParquetIOManager(base_dir=str(tmp_path / "storage")),
         "state_store": StateStore(root=str(tmp_path / "state")),
+        "llmops_config": LLMOpsConfig(),
         "aiops_config": AIOpsConfig(topology_path=str(topology)),
     }
     assets = [telemetry_metrics, metric_anomalies, anomaly_rollups, incidents, alert_noise_report,
-              service_logs, log_templates, log_anomalies]  # no log files here: empty log partitions
+              service_logs, log_templates, log_anomalies, *LLM_KPI_CHAIN]  # no logs or traces: empty partitions
     results = [dg.materialize(assets, partition_key=day, resources=resources) for day in DAYS]
     assert all(r.success for r in results)
     found = {d: pd.read_parquet(tmp_path / "storage" / "incidents" / f"{d}.parquet") for d in DAYS}

@@ -9,7 +9,9 @@ from ops_pipelines.defs.aiops.ingestion import telemetry_metrics
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.lib.aiops.anomalies import score_metrics
 from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.llmops_config import LLMOpsConfig
 from ops_pipelines.resources.state_store import StateStore
+from tests.conftest import LLM_KPI_CHAIN
 
 DAYS = ["2026-03-02", "2026-03-03", "2026-03-04"]
 
@@ -27,8 +29,9 @@ def test_partitions_in_order_equal_one_pass_over_the_range(landing, tmp_path):
         "landing_zone": LandingZone(root=str(landing.root)),
         "io_manager": ParquetIOManager(base_dir=str(tmp_path / "storage")),
         "state_store": StateStore(root=str(tmp_path / "state")),
+        "llmops_config": LLMOpsConfig(),
     }
-    results = [dg.materialize([telemetry_metrics, metric_anomalies], partition_key=day, resources=resources) for day in DAYS]
+    results = [dg.materialize([telemetry_metrics, metric_anomalies, *LLM_KPI_CHAIN], partition_key=day, resources=resources) for day in DAYS]
     assert all(r.success for r in results)
     daily = pd.concat([pd.read_parquet(tmp_path / "storage" / "metric_anomalies" / f"{d}.parquet") for d in DAYS], ignore_index=True)
     rows = pd.concat([pd.read_parquet(tmp_path / "storage" / "telemetry_metrics" / f"{d}.parquet") for d in DAYS], ignore_index=True)

@@ -57,12 +57,11 @@ def alert_noise_report(metric_anomalies, log_anomalies, incidents):
     single-point blips suppressed) -> incidents, with the compression ratio plotted over time."""
     import pandas as pd
 
-    from ops_pipelines.lib.aiops.incidents import CorrelationParams, all_events, episodes
+    from ops_pipelines.lib.aiops.incidents import alerts, all_events
     from ops_pipelines.lib.aiops.rollups import noise_funnel
 
     events = all_events(metric_anomalies, log_anomalies)
-    eps = episodes(events, CorrelationParams().episode_gap)
-    funnel = noise_funnel(len(events), int((eps["points"] > 1).sum()), len(incidents))
+    funnel = noise_funnel(len(events), len(alerts(events)), len(incidents))
     return dg.Output(pd.DataFrame([funnel]), metadata={k: float(v) if isinstance(v, float) else int(v) for k, v in funnel.items()})
 
 

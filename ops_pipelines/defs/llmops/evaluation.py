@@ -44,3 +44,17 @@ def llm_quality_daily(llm_eval_scores):
         "hallucination_rate": float(answered["hallucinated"].astype(bool).mean()) if len(answered) else 0.0,
         "table": dg.MetadataValue.md(table.round(4).to_markdown(index=False) if len(table) else "no traces"),
     })
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas", "parquet"})
+def llm_kpi_series(llm_eval_scores):
+    """LLM latency, error rate, cost per response and groundedness per app and model as 10-minute
+    metric series: `metric_anomalies` watches them with the same detector as CPU and p95 latency,
+    so a provider slowdown or a cost spike becomes an incident like any other."""
+    from ops_pipelines.lib.llmops.kpis import kpi_series
+
+    series = kpi_series(llm_eval_scores)
+    return dg.Output(series, metadata={
+        "dagster/row_count": len(series),
+        "series": int(series.groupby(["service", "metric", "host"], observed=True).ngroups) if len(series) else 0,
+    })

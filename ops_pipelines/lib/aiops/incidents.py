@@ -36,6 +36,7 @@ class CorrelationParams:
     min_series: int = 2  # ... spread over at least this many series
     # A single service moving for less than this is a blip (a deploy, a restart), not an incident.
     min_single_service_duration: pd.Timedelta = pd.Timedelta(minutes=5)
+    min_alert_points: int = 2  # an episode of one point is a blip: suppressed, never an alert
 
 
 def episodes(events: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
@@ -52,9 +53,15 @@ def episodes(events: pd.DataFrame, gap: pd.Timedelta) -> pd.DataFrame:
     return out.sort_values(["start", "service", "signal", "host"], kind="stable").reset_index(drop=True)
 
 
+def alerts(events: pd.DataFrame, params: CorrelationParams = CorrelationParams()) -> pd.DataFrame:
+    """Episodes that survive suppression: the alerts a person would otherwise have received."""
+    eps = episodes(events, params.episode_gap)
+    return eps[eps["points"] >= params.min_alert_points].reset_index(drop=True)
+
+
 def correlate(events: pd.DataFrame, topology: Topology, params: CorrelationParams = CorrelationParams()) -> list[pd.DataFrame]:
     """Group episodes into incident candidates (each a frame of its episodes), in start order."""
-    eps = episodes(events, params.episode_gap)
+    eps = alerts(events, params)
     clusters: list[dict] = []
     for i, ep in eps.iterrows():
         hits = [
@@ -106,12 +113,14 @@ def rank_root_causes(group: pd.DataFrame, topology: Topology) -> list[dict]:
     return rows
 
 
-def suggest_action(candidate: dict, rules: list[dict]) -> tuple[str, str]:
-    """(runbook name, action) of the first runbook rule that fits the root-cause candidate."""
+def suggest_action(candidate: dict, rules: list[dict], incident_signals: set[str] = frozenset()) -> tuple[str, str]:
+    """(runbook name, action) of the first runbook rule that fits the root-cause candidate
+    (rules with `anywhere` look at every signal of the incident, not only the root's)."""
     for rule in rules:
         if "services" in rule and candidate["service"] not in rule["services"]:
             continue
-        if "metrics_any" in rule and not set(rule["metrics_any"]) & set(candidate["signals"]):
+        signals = incident_signals if rule.get("anywhere") else set(candidate["signals"])
+        if "metrics_any" in rule and not set(rule["metrics_any"]) & signals:
             continue
         if rule.get("logs") and not any(s.startswith("logs") for s in candidate["signals"]):
             continue
@@ -132,7 +141,7 @@ def build_incidents(events: pd.DataFrame, topology: Topology, rules: list[dict],
     for group in correlate(events, topology, params):
         candidates = rank_root_causes(group, topology)
         root = candidates[0]
-        runbook, action = suggest_action(root, rules)
+        runbook, action = suggest_action(root, rules, set(group["signal"].astype(str)))
         start, end = group["start"].min(), group["end"].max()
         services = sorted(set(group["service"]))
         # The id depends only on how the incident began, so it survives being extended by the next day.

@@ -66,6 +66,8 @@ def _row_scores(question: str | None, contexts: list[str], answer: str | None, r
 
 def score_traces(traces: pd.DataFrame, prices: Prices, templates: Templates) -> pd.DataFrame:
     """Scores for every trace of the `llm_traces` frame, in its row order (see COLUMNS)."""
+    if traces.empty:
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns, UTC]" if c == "timestamp" else object) for c in COLUMNS})
     traces = traces.reset_index(drop=True)
     for col in [*ID_COLUMNS, "question", "contexts", "answer", "reference_answer", "status", "latency_ms",
                 "input_tokens", "output_tokens"]:
