@@ -35,3 +35,24 @@ def test_llm_assets_score_every_trace_and_store_no_pii(tmp_path):
     assert set(quality["prompt_version"]) == set(traces["prompt_version"])
     meta = result.asset_materializations_for_node("llm_quality_daily")[0].metadata
     assert meta["responses"].value == len(scores) and meta["cost_usd"].value > 0
+
+
+def test_prompt_comparison_on_the_sample_world_ranks_the_truly_better_version_first(tmp_path):
+    from ops_pipelines.defs.llmops.evaluation import prompt_version_comparison
+
+    root = tmp_path / "landing"
+    simulate_world(root, dt.date(2026, 3, 2), 3, seed=7)
+    world = json.loads((root / "ground_truth" / "world.json").read_text())
+    versions = world["llm_app"]["prompt_versions"]
+    best = min(versions, key=lambda name: versions[name]["hallucination_rate"])
+    resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s")),
+                 "llmops_config": LLMOpsConfig()}
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
+        assets = [llm_traces, llm_eval_scores, prompt_version_comparison]
+        assert dg.materialize(assets, partition_key=day, resources=resources).success
+    table = pd.read_parquet(tmp_path / "s" / "prompt_version_comparison" / "2026-03-04.parquet")
+    hall = table[table["metric"] == "hallucination_rate"].iloc[0]
+    assert hall["better"] == best
+    assert hall["ci_high"] < 0 or hall["ci_low"] > 0
+    assert hall["n_a"] + hall["n_b"] > 3000  # three days of traffic, not one
+

@@ -58,3 +58,26 @@ def llm_kpi_series(llm_eval_scores):
         "dagster/row_count": len(series),
         "series": int(series.groupby(["service", "metric", "host"], observed=True).ngroups) if len(series) else 0,
     })
+
+
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="llmops",
+    kinds={"pandas", "parquet"},
+    ins={"llm_eval_scores": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-6, end_offset=0))},
+)
+def prompt_version_comparison(llm_eval_scores):
+    """Prompt versions compared on the last 7 days of comparable traffic (same app and model): for
+    each metric the difference with a 95% bootstrap interval, and which version is better, or that
+    the data cannot tell yet."""
+    from ops_pipelines.lib.llmops.compare import compare_versions
+
+    table = compare_versions(llm_eval_scores)
+    decided = table[table["better"].notna()]
+    shown = table[["app", "version_a", "version_b", "metric", "value_a", "value_b", "ci_low", "ci_high", "verdict"]]
+    return dg.Output(table, metadata={
+        "dagster/row_count": len(table),
+        "decided": len(decided),
+        "undecided": int(table["better"].isna().sum()),
+        "comparison": dg.MetadataValue.md(shown.round(4).to_markdown(index=False) if len(table) else "one prompt version only"),
+    })
