@@ -13,6 +13,7 @@ class LLMOpsConfig(dg.ConfigurableResource):
 
     prices_path: str = Field(default=str(ASSETS_DIR / "llmops" / "prices.json"))
     templates_path: str = Field(default=str(ASSETS_DIR / "llmops" / "prompt_templates.json"))
+    guardrails_path: str = Field(default=str(ASSETS_DIR / "llmops" / "guardrails.json"))
 
     def prices(self):
         from ops_pipelines.lib.llmops.cost import load_prices
@@ -23,3 +24,8 @@ class LLMOpsConfig(dg.ConfigurableResource):
         from ops_pipelines.lib.llmops.format import load_templates
 
         return load_templates(Path(self.templates_path))
+
+    def guardrails(self):
+        from ops_pipelines.lib.llmops.guardrails import Guardrails
+
+        return Guardrails.load(Path(self.guardrails_path))

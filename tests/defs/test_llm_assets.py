@@ -56,3 +56,34 @@ def test_prompt_comparison_on_the_sample_world_ranks_the_truly_better_version_fi
     assert hall["ci_high"] < 0 or hall["ci_low"] > 0
     assert hall["n_a"] + hall["n_b"] > 3000  # three days of traffic, not one
 
+
+
+def _run_llm_days(tmp_path, days, guardrails=None):
+    from ops_pipelines.defs.llmops.evaluation import prompt_promotion, prompt_version_comparison
+
+    root = tmp_path / "landing"
+    simulate_world(root, dt.date(2026, 3, 2), len(days), seed=7)
+    config = LLMOpsConfig(guardrails_path=str(guardrails)) if guardrails else LLMOpsConfig()
+    resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s")),
+                 "llmops_config": config}
+    assets = [llm_traces, llm_eval_scores, llm_quality_daily, prompt_version_comparison, prompt_promotion]
+    return [dg.materialize(assets, partition_key=d, resources=resources, raise_on_error=False) for d in days]
+
+
+def test_the_better_candidate_is_promoted_when_guardrails_pass(tmp_path):
+    results = _run_llm_days(tmp_path, ["2026-03-02", "2026-03-03"])
+    checks = {c.check_name: c.passed for c in results[-1].get_asset_check_evaluations()}
+    assert checks["candidate_prompts_within_guardrails"] is True
+    decisions = pd.read_parquet(tmp_path / "s" / "prompt_promotion" / "2026-03-03.parquet")
+    assert decisions[["prompt_version", "decision"]].values.tolist() == [["support-v2", "promote"]]
+
+
+def test_a_guardrail_breach_blocks_the_promotion(tmp_path):
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps({"prompt_versions": {"support-v1": "production", "support-v2": "candidate"},
+                                  "limits": {"hallucinated_rate": 0.001}, "daily_budget_usd": 25.0, "min_responses": 30}))
+    (result,) = _run_llm_days(tmp_path, ["2026-03-02"], guardrails=strict)
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["candidate_prompts_within_guardrails"].passed is False
+    assert "support-v2" in checks["candidate_prompts_within_guardrails"].metadata["breaches"].value
+    assert not (tmp_path / "s" / "prompt_promotion" / "2026-03-02.parquet").exists()

@@ -27,23 +27,48 @@ def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig):
     })
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas", "parquet"})
-def llm_quality_daily(llm_eval_scores):
+@dg.asset(
+    partitions_def=daily_partitions,
+    group_name="llmops",
+    kinds={"pandas", "parquet"},
+    check_specs=[
+        dg.AssetCheckSpec("candidate_prompts_within_guardrails", asset="llm_quality_daily", blocking=True,
+                          description="Candidate prompt versions stay within every guardrail limit; blocks their promotion."),
+        dg.AssetCheckSpec("production_prompts_within_guardrails", asset="llm_quality_daily",
+                          description="Production prompt versions stay within every guardrail limit."),
+        dg.AssetCheckSpec("daily_budget_respected", asset="llm_quality_daily",
+                          description="The day's LLM spend stays within the daily budget."),
+    ],
+)
+def llm_quality_daily(llm_eval_scores, llmops_config: LLMOpsConfig):
     """Per app, model and prompt version: hallucination, toxicity, PII, refusal and error rates,
-    latency p50/p95/p99, tokens, cost per response and per day."""
+    latency p50/p95/p99, tokens, cost per response and per day; checked against the guardrails."""
+    from ops_pipelines.lib.llmops.guardrails import breaches, spend
     from ops_pipelines.lib.llmops.quality import quality_daily
 
     table = quality_daily(llm_eval_scores)
+    rails = llmops_config.guardrails()
     answered = llm_eval_scores[llm_eval_scores["status"] == "ok"]
-    return dg.Output(table, metadata={
+    yield dg.Output(table, metadata={
         "dagster/row_count": len(table),
         "responses": int(len(llm_eval_scores)),
-        "cost_usd": float(table["cost_usd"].sum()) if len(table) else 0.0,
-        "cost_per_response_usd": float(table["cost_usd"].sum() / max(len(llm_eval_scores), 1)) if len(table) else 0.0,
+        "cost_usd": spend(table),
+        "cost_per_response_usd": spend(table) / max(len(llm_eval_scores), 1),
         "latency_p95_ms": float(llm_eval_scores["latency_ms"].quantile(0.95)) if len(llm_eval_scores) else 0.0,
         "hallucination_rate": float(answered["hallucinated"].astype(bool).mean()) if len(answered) else 0.0,
         "table": dg.MetadataValue.md(table.round(4).to_markdown(index=False) if len(table) else "no traces"),
     })
+    for role in ("candidate", "production"):
+        found = breaches(table, rails, role) if len(table) else []
+        yield dg.AssetCheckResult(
+            check_name=f"{role}_prompts_within_guardrails",
+            passed=not found,
+            severity=dg.AssetCheckSeverity.ERROR if role == "candidate" else dg.AssetCheckSeverity.WARN,
+            metadata={"breaches": dg.MetadataValue.md("\n".join(f"- {b}" for b in found) or "none")},
+        )
+    spent = spend(table) if len(table) else 0.0
+    yield dg.AssetCheckResult(check_name="daily_budget_respected", passed=spent <= rails.daily_budget_usd,
+                              metadata={"spent_usd": spent, "budget_usd": rails.daily_budget_usd})
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas", "parquet"})
@@ -80,4 +105,18 @@ def prompt_version_comparison(llm_eval_scores):
         "decided": len(decided),
         "undecided": int(table["better"].isna().sum()),
         "comparison": dg.MetadataValue.md(shown.round(4).to_markdown(index=False) if len(table) else "one prompt version only"),
+    })
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas"}, deps=["llm_quality_daily"])
+def prompt_promotion(prompt_version_comparison, llmops_config: LLMOpsConfig):
+    """The promotion decision for each candidate prompt version, with its reason. It runs only when
+    the candidate guardrail check passed (that check is blocking)."""
+    from ops_pipelines.lib.llmops.guardrails import promotion_decisions
+
+    decisions = promotion_decisions(prompt_version_comparison, llmops_config.guardrails())
+    lines = [f"- **{r.prompt_version}**: {r.decision} ({r.reason})" for r in decisions.itertuples()]
+    return dg.Output(decisions, metadata={
+        "promoted": int((decisions["decision"] == "promote").sum()),
+        "decisions": dg.MetadataValue.md("\n".join(lines) or "no candidate prompt versions"),
     })
