@@ -40,6 +40,7 @@ def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:
             print(f"[{i + 1:>2}/{days}] {day} {state} in {time.perf_counter() - t1:.1f}s", file=out, flush=True)
     print_summary(results, summary.to_dict(), injected_bad_rows(landing), out)
     print_incidents(landing, out)
+    print_llm_quality(landing, out)
     failed = [day for day, r in results if not r.success]
     return 1 if failed else 0
 
@@ -124,3 +125,29 @@ def print_incidents(landing, out: TextIO) -> None:
           f"{points:,} anomalous points -> {len(found)} incidents (compression {score.compression:.1%})", file=out)
     for row in found.sort_values("start").itertuples():
         print(f"  {row.start:%m-%d %H:%M}-{row.end:%H:%M} {row.severity:<8} root {row.root_cause:<18} {row.suggested_action[:90]}", file=out)
+
+
+def print_llm_quality(landing, out: TextIO) -> None:
+    """Measured LLM rates per prompt version next to the simulator's true rates; the latest promotion."""
+    import json
+
+    import pandas as pd
+
+    storage = settings.storage_dir()
+    parts = sorted((storage / "llm_quality_daily").glob("*.parquet"))
+    if not parts:
+        return
+    quality = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+    totals = quality.groupby("prompt_version")[["answered", "hallucinated", "toxic", "pii", "refused", "cost_usd", "responses"]].sum()
+    truth = json.loads((landing / "ground_truth" / "world.json").read_text())["llm_app"]["prompt_versions"]
+    print("\nLLM quality per prompt version (measured / true rate among answered traces)", file=out)
+    for version, row in totals.iterrows():
+        t = truth.get(version, {})
+        cells = [f"{name} {row[col] / row['answered']:.1%} / {t.get(key, float('nan')):.1%}"
+                 for name, col, key in (("hallucination", "hallucinated", "hallucination_rate"), ("toxicity", "toxic", "toxic_rate"),
+                                        ("PII", "pii", "pii_leak_rate"), ("refusal", "refused", "refusal_rate"))]
+        print(f"  {version:<12} " + ", ".join(cells) + f"; cost per response ${row['cost_usd'] / row['responses']:.5f}", file=out)
+    promotions = sorted((storage / "prompt_promotion").glob("*.parquet"))
+    if promotions:
+        for r in pd.read_parquet(promotions[-1]).itertuples():
+            print(f"  promotion ({promotions[-1].stem}): {r.prompt_version} -> {r.decision}: {r.reason}", file=out)
