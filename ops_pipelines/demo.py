@@ -140,7 +140,7 @@ def print_llm_quality(landing, out: TextIO) -> None:
     quality = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
     totals = quality.groupby("prompt_version")[["answered", "hallucinated", "toxic", "pii", "refused", "cost_usd", "responses"]].sum()
     truth = json.loads((landing / "ground_truth" / "world.json").read_text())["llm_app"]["prompt_versions"]
-    print("\nLLM quality per prompt version (measured / true rate among answered traces)", file=out)
+    print("\nLLM quality per prompt version (measured / the simulator's configured rate, answered traces)", file=out)
     for version, row in totals.iterrows():
         t = truth.get(version, {})
         cells = [f"{name} {row[col] / row['answered']:.1%} / {t.get(key, float('nan')):.1%}"
