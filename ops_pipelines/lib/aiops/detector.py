@@ -9,6 +9,10 @@ once it persists (recently expected again after a while).
 
 Seasonal slots learn only from earlier periods: today's points are accumulated and folded in
 when the day (or week) rolls over, so an incident cannot teach the profile to expect itself.
+The z-score is not the alarm: `likelihood.step` judges it against the series' own history,
+so patterns the series produces routinely (recurring spikes) stop alarming while a change in
+behaviour (a burst of unusual points, a broken daily pattern, a new extreme) does alarm.
+
 Every update uses only data at or before the point and all state lives in `DetectorState`,
 so scoring day by day with the state carried over gives the same floats as one pass.
 """
@@ -19,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ops_pipelines.lib.aiops import likelihood
+
 SEASONS = {"day": (288, 300), "week": (336, 1800)}  # name -> (slots, slot seconds)
 _SLOT_ARRAYS = ("mean", "dev", "periods", "acc_sum", "acc_abs", "acc_n", "acc_period")
 _SERIES_ARRAYS = ("level", "scale", "count")
@@ -28,13 +34,22 @@ _SERIES_ARRAYS = ("level", "scale", "count")
 class DetectorParams:
     """One default sensitivity for every series; nothing here is tuned per series."""
 
-    threshold: float = 5.0  # z at which the score is 0.5 and a point is flagged
+    threshold: float = 5.0  # z at which an unfamiliar point scores 0.5 and is flagged
     level_halflife: float = 8.0  # points
     scale_halflife: float = 60.0  # points
     season_alpha: float = 0.3  # weight of the newest period in a slot's running estimate
     warmup: int = 10  # points before anything is flagged
     clip: float = 3.0  # Huber clip of update residuals, in scales: spikes barely move the baseline
     rel_floor: float = 1e-3  # scale floor relative to the level, so flat series do not divide by 0
+    # The calibration layer (likelihood.py); z thresholds below are multiples of `threshold`.
+    memory_halflife: float = 3000.0  # points: how long the series remembers what it has done
+    familiar_after: float = 3.0  # reached this often within the memory, a magnitude is normal
+    burst_halflife: float = 12.0  # points averaged by the burst and season channels
+    burst_z: float = 0.6  # soft evidence: z at which a point counts half
+    burst_level: float = 0.3  # average evidence that is a burst (~z of 0.4 k sustained)
+    season_z: float = 1.6  # z against the daily profile that counts half
+    season_level: float = 0.7  # average that is a broken daily pattern (~2.4 k sustained)
+    range_z: float = 0.3  # z needed with a value outside the range seen so far
 
     @property
     def level_alpha(self) -> float:
@@ -43,6 +58,14 @@ class DetectorParams:
     @property
     def scale_alpha(self) -> float:
         return 1.0 - 0.5 ** (1.0 / self.scale_halflife)
+
+    @property
+    def memory_alpha(self) -> float:
+        return 1.0 - 0.5 ** (1.0 / self.memory_halflife)
+
+    @property
+    def burst_alpha(self) -> float:
+        return 1.0 - 0.5 ** (1.0 / self.burst_halflife)
 
 
 @dataclass
@@ -60,17 +83,22 @@ class DetectorState:
             for name in _SLOT_ARRAYS:
                 integer = name in ("periods", "acc_n", "acc_period")
                 arrays[f"{season}_{name}"] = np.full((n, slots), -1 if name == "acc_period" else 0, dtype=np.int64 if integer else float)
+        arrays.update(likelihood.empty_arrays(n))
         return cls(list(keys), arrays)
 
     def aligned(self, keys: list[str]) -> DetectorState:
-        """A copy for `keys`: known series keep their state, new ones start empty."""
+        """A copy for `keys`: known series keep their state, new ones start empty.
+
+        Arrays missing from this state (a state file written before they existed) start empty.
+        """
         index = {k: i for i, k in enumerate(self.keys)}
         out = DetectorState.empty(keys)
         pos = [(j, index[k]) for j, k in enumerate(keys) if k in index]
         if pos:
             dst, src = map(np.asarray, zip(*pos))
             for name, array in out.arrays.items():
-                array[dst] = self.arrays[name][src]
+                if name in self.arrays:
+                    array[dst] = self.arrays[name][src]
         return out
 
     def merged_into(self, other: DetectorState) -> DetectorState:
@@ -85,7 +113,14 @@ class DetectorState:
 
 def _zscore(x: np.ndarray, mean: np.ndarray, dev: np.ndarray, floor: np.ndarray) -> np.ndarray:
     # dev is a mean absolute deviation; 1.25 x MAD-mean ~ one standard deviation for Gaussian noise
-    return np.abs(x - mean) / np.maximum(1.25 * dev, floor)
+    return (x - mean) / np.maximum(1.25 * dev, floor)
+
+
+def _season_deviation(day: np.ndarray, week: np.ndarray, week_mature: np.ndarray) -> np.ndarray:
+    """|z| against the daily profile, unless a weekly profile seen twice explains it (a weekend):
+    then only the part both profiles agree on (0 if they disagree on the direction)."""
+    both = np.where(day * week > 0, np.fmin(np.abs(day), np.abs(week)), 0.0)
+    return np.where(week_mature, both, np.abs(day))
 
 
 def score(
@@ -97,7 +132,8 @@ def score(
     """Anomaly scores in [0, 1] for `values` (time x series, NaN = no point), and the new state.
 
     `times` are UTC epoch nanoseconds, ascending, one per row. Scores are NaN where there is no
-    point. A point is flagged when its score >= 0.5, i.e. its z-score >= params.threshold.
+    point. A point is flagged when its score >= 0.5: for a point of a kind the series does not
+    produce routinely, when its z-score >= params.threshold (see likelihood.py for the rest).
     """
     state = state.aligned(state.keys)  # work on a copy: the caller's state stays as it was
     a = state.arrays
@@ -108,7 +144,7 @@ def score(
     offsets = {"day": seconds % 86_400, "week": (day_index + 3) % 7 * 86_400 + seconds % 86_400}
     slots = {s: offsets[s] // SEASONS[s][1] for s in SEASONS}
     lvl, scl, cnt = a["level"], a["scale"], a["count"]
-    k, warm = params.threshold, params.warmup
+    warm = params.warmup
     for t in range(values.shape[0]):
         x = values[t]
         ok = ~np.isnan(x)
@@ -116,15 +152,20 @@ def score(
             continue
         floor = params.rel_floor * (np.abs(np.where(cnt == 0, x, lvl)) + 1.0)
         lvl[ok & (cnt == 0)] = x[ok & (cnt == 0)]
-        z = _zscore(x, lvl, scl, floor)
+        z = np.abs(_zscore(x, lvl, scl, floor))
+        signed, seen = {}, {}
         for season in SEASONS:
             _fold_finished_period(a, season, slots[season][t], periods[season][t], ok, params, floor)
             s = slots[season][t]
-            known = a[f"{season}_periods"][:, s] > 0
-            z = np.minimum(z, np.where(known, _zscore(x, a[f"{season}_mean"][:, s], a[f"{season}_dev"][:, s], floor), np.inf))
+            seen[season] = a[f"{season}_periods"][:, s]
+            signed[season] = np.where(seen[season] > 0, _zscore(x, a[f"{season}_mean"][:, s], a[f"{season}_dev"][:, s], floor), np.nan)
+            z = np.fmin(z, np.abs(signed[season]))  # fmin: an unknown slot (NaN) does not count
             _accumulate(a, season, s, periods[season][t], x, ok)
         z = np.where(cnt < warm, 0.0, z)
-        out[t] = np.where(ok, z * z / (z * z + k * k), np.nan)
+        known = (seen["day"] > 0) | (seen["week"] > 0)
+        season = _season_deviation(signed["day"], signed["week"], seen["week"] >= 2)
+        scores = likelihood.step(a, params, int(seconds[t]), x, z, season, known, ok)
+        out[t] = np.where(ok, scores, np.nan)
 
         err = x - lvl
         bound = params.clip * np.maximum(1.25 * scl, floor)

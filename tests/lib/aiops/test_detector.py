@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from ops_pipelines.lib.aiops.anomalies import score_metrics
-from ops_pipelines.lib.aiops.detector import DetectorState, score
+from ops_pipelines.lib.aiops import likelihood
+from ops_pipelines.lib.aiops.detector import DetectorParams, DetectorState, score
 from ops_pipelines.lib.aiops.state_store import load_state, save_state
 
 MIN = 60_000_000_000  # one minute in ns
@@ -115,3 +116,103 @@ def test_state_round_trip_keeps_every_array(tmp_path, bad):
     assert loaded.keys == state.keys and loaded.arrays["level"][0] == bad
     assert loaded.arrays.keys() == state.arrays.keys()
     assert all(np.array_equal(loaded.arrays[k], v) for k, v in state.arrays.items())
+
+
+# --- the calibration layer (likelihood.py): judged against the series' own history ---------
+
+
+def _scores(times, values, **params) -> np.ndarray:
+    scores, _ = score(times, values[:, None], DetectorState.empty(["s"]), DetectorParams(**params))
+    return scores[:, 0]
+
+
+def test_recurring_spikes_become_normal_but_a_bigger_spike_is_news():
+    times, values = seasonal_series(days=6)
+    spikes = np.arange(2 * 1440, 5 * 1440, 120)  # the same spike every two hours for three days
+    values[spikes] += 60
+    bigger = 5 * 1440 + 30
+    values[bigger] += 200
+    flags = _scores(times, values) >= 0.5
+    assert flags[spikes[:3]].all()  # news the first times ...
+    assert flags[spikes[12:]].sum() == 0  # ... routine after a while
+    assert flags[bigger]  # larger than anything routine: news again
+
+
+def test_flapping_that_no_single_point_betrays_is_a_burst():
+    times, values = seasonal_series(days=5)
+    start = 4 * 1440 + 600
+    values[start : start + 30] += 30 * (-1.0) ** np.arange(30)  # a value flapping up and down
+    flags = _scores(times, values)[start : start + 30] >= 0.5
+    without_burst = _scores(times, values, burst_level=np.inf)[start : start + 30] >= 0.5
+    assert flags.sum() >= without_burst.sum() + 3
+
+
+def test_a_missing_daily_ramp_alarms_briefly_although_the_recent_level_adopts_it():
+    times, values = seasonal_series(days=5)
+    start = 4 * 1440 + 360
+    values[start : start + 720] = values[start]  # the morning ramp never comes: flat all day
+    flags = _scores(times, values)[start : start + 720] >= 0.5
+    assert 1 <= flags.sum() <= 10
+    assert not (_scores(times, values, season_z=np.inf)[start : start + 720] >= 0.5).any()
+
+
+def test_a_new_extreme_with_a_modest_z_is_flagged_once_the_range_is_known():
+    rng = np.random.default_rng(1)
+    t = pd.date_range("2026-03-02", periods=5 * 1440, freq="min", tz="UTC")
+    hour = np.asarray(t.hour + t.minute / 60)
+    values = 150 + 100 * np.sin((hour - 9) / 24 * 2 * np.pi) + rng.normal(0, 15, len(t))
+    peak = 4 * 1440 + 15 * 60
+    known_max, known_min = values[:peak].max(), values[:peak].min()
+    values[peak] = known_max + 0.06 * (known_max - known_min)  # just beyond the 5% margin
+    assert _scores(t.asi8, values)[peak] >= 0.5
+    assert _scores(t.asi8, values, range_z=np.inf)[peak] < 0.5  # z alone would not flag it
+
+
+def test_without_a_seasonal_reference_only_a_gross_deviation_alarms():
+    times, values = seasonal_series(days=1)
+    moderate, gross = 400, 900
+    values[moderate] += 30
+    values[gross] += 80
+    scores = _scores(times, values)
+    # scores are z²/(z²+(2k)²) before a day is known: 0.2..0.5 means k <= z < 2k, not flagged
+    assert 0.2 < scores[moderate] < 0.5
+    assert scores[gross] >= 0.5
+
+
+def test_chunks_with_state_on_disk_equal_one_pass_with_every_channel_active(tmp_path):
+    times, values = seasonal_series(days=6)
+    values[np.arange(2 * 1440, 5 * 1440, 120)] += 60  # point: familiar spikes
+    flap = 3 * 1440 + 600
+    values[flap : flap + 30] += 30 * (-1.0) ** np.arange(30)  # burst
+    values[4 * 1440 + 360 : 4 * 1440 + 1080] = values[4 * 1440 + 360]  # season
+    values[5 * 1440 + 900] = values.max() * 1.2  # range
+    values[5 * 1440 + 100 : 5 * 1440 + 160] = np.nan  # and a gap
+    whole, _ = score(times, values[:, None], DetectorState.empty(["s"]))
+    state, parts = DetectorState.empty(["s"]), []
+    for lo, hi in zip([0, 1000, 2881, 5000, 7777], [1000, 2881, 5000, 7777, len(times)]):
+        part, state = score(times[lo:hi], values[lo:hi, None], state)
+        save_state(state, tmp_path / "s.zip")
+        state = load_state(tmp_path / "s.zip")
+        parts.append(part)
+    assert np.array_equal(whole, np.concatenate(parts), equal_nan=True)
+    assert (whole >= 0.5).sum() > 0
+
+
+def test_forgetting_folds_its_running_scale_into_the_counts_without_changing_rates():
+    a = likelihood.empty_arrays(2)
+    a["point_count"][:] = 3.0
+    a["memory_scale"][:] = [1.005e-150, 0.5]
+    before = a["point_count"] * a["memory_scale"][:, None] * (1 - 0.01)
+    likelihood._decay(a, np.array([True, True]), 0.01)
+    assert a["memory_scale"][0] == 1.0 and a["memory_scale"][1] == 0.5 * 0.99
+    assert np.allclose(a["point_count"] * a["memory_scale"][:, None], before, rtol=1e-12)
+
+
+def test_a_state_written_before_the_calibration_layer_still_loads(tmp_path):
+    times, values = seasonal_series(days=2)
+    _, state = score(times[:1440], values[:1440, None], DetectorState.empty(["s"]))
+    old = DetectorState(state.keys, {k: v for k, v in state.arrays.items() if k not in likelihood.empty_arrays(0)})
+    save_state(old, tmp_path / "old.zip")
+    scores, new = score(times[1440:], values[1440:, None], load_state(tmp_path / "old.zip"))
+    assert np.isfinite(scores).all() and new.arrays.keys() == DetectorState.empty(["s"]).arrays.keys()
+    assert new.arrays["count"][0] == len(times)  # the old arrays were kept, the new ones started
