@@ -9,6 +9,7 @@ once it persists (recently expected again after a while).
 
 Seasonal slots learn only from earlier periods: today's points are accumulated and folded in
 when the day (or week) rolls over, so an incident cannot teach the profile to expect itself.
+
 The z-score is not the alarm: `likelihood.step` judges it against the series' own history,
 so patterns the series produces routinely (recurring spikes) stop alarming while a change in
 behaviour (a burst of unusual points, a broken daily pattern, a new extreme) does alarm.
@@ -42,7 +43,7 @@ class DetectorParams:
     clip: float = 3.0  # Huber clip of update residuals, in scales: spikes barely move the baseline
     rel_floor: float = 1e-3  # scale floor relative to the level, so flat series do not divide by 0
     # The calibration layer (likelihood.py); z thresholds below are multiples of `threshold`.
-    memory_halflife: float = 3000.0  # points: how long the series remembers what it has done
+    memory_halflife: float = 1440.0  # points (a day of minute data): how long the series remembers
     familiar_after: float = 3.0  # reached this often within the memory, a magnitude is normal
     burst_halflife: float = 12.0  # points averaged by the burst and season channels
     burst_z: float = 0.6  # soft evidence: z at which a point counts half
@@ -163,8 +164,8 @@ def score(
             _accumulate(a, season, s, periods[season][t], x, ok)
         z = np.where(cnt < warm, 0.0, z)
         known = (seen["day"] > 0) | (seen["week"] > 0)
-        season = _season_deviation(signed["day"], signed["week"], seen["week"] >= 2)
-        scores = likelihood.step(a, params, int(seconds[t]), x, z, season, known, ok)
+        off_season = _season_deviation(signed["day"], signed["week"], seen["week"] >= 2)
+        scores = likelihood.step(a, params, int(seconds[t]), x, z, off_season, known, ok)
         out[t] = np.where(ok, scores, np.nan)
 
         err = x - lvl

@@ -4,7 +4,8 @@ The detector's z-score says how far a point is from what the recent past and the
 profiles expect. On its own it flags every occurrence of a pattern that the series produces
 all the time (a load balancer's routine spikes), and it misses changes that no single point
 shows. This layer, in the spirit of HTM's anomaly likelihood, turns the raw evidence into a
-score in [0, 1] (flag at >= 0.5) with four channels; the score is the largest of them:
+score in [0, 1] (flag at >= 0.5): the point channel's score, raised wherever one of the
+other channels alarms.
 
 * point: z >= threshold, unless the series has recently reached that magnitude several times
   (`familiar_after` times within ~`memory_halflife` points). Recurring spikes become normal;

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ops_pipelines.lib.aiops.anomalies import score_metrics
 from ops_pipelines.lib.aiops import likelihood
+from ops_pipelines.lib.aiops.anomalies import score_metrics
 from ops_pipelines.lib.aiops.detector import DetectorParams, DetectorState, score
 from ops_pipelines.lib.aiops.state_store import load_state, save_state
 
