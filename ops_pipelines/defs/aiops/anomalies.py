@@ -26,10 +26,7 @@ def metric_anomalies(context: dg.AssetExecutionContext, telemetry_metrics, llm_k
     from ops_pipelines.lib.aiops.state_store import load_state, save_state
 
     day = context.partition_key
-    previous = state_store.latest_before(ASSET, day)
-    expected = daily_partitions.get_prev_partition_window(context.partition_time_window.start)
-    if previous is not None and expected is not None and previous.stem != expected.start.strftime("%Y-%m-%d"):
-        context.log.warning(f"no detector state for the day before {day}; continuing from {previous.stem}")
+    previous = state_store.previous(context, ASSET)
     state = load_state(previous) if previous is not None else None
     frames = [f for f in (telemetry_metrics, llm_kpi_series) if len(f)]
     rows = pd.concat(frames, ignore_index=True) if frames else telemetry_metrics

@@ -24,7 +24,7 @@ def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: 
     from ops_pipelines.lib.aiops.log_templates import daily_templates, load_miner, mine_logs, save_miner
 
     day = context.partition_key
-    previous = _previous_state(context, state_store, TEMPLATES)
+    previous = state_store.previous(context, TEMPLATES)
     mined, miner = mine_logs(service_logs, load_miner(previous) if previous is not None else None)
     save_miner(miner, state_store.path(TEMPLATES, day))
     table = daily_templates(mined)
@@ -61,7 +61,7 @@ def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: 
     # Re-mine from log_templates' previous-day state: the same input and state give its exact ids.
     miner = state_store.latest_before(TEMPLATES, day)
     mined, _ = mine_logs(service_logs, load_miner(miner) if miner is not None else None)
-    previous = _previous_state(context, state_store, ANOMALIES)
+    previous = state_store.previous(context, ANOMALIES)
     scored, state = score_logs(mined, load_detector_state(previous) if previous is not None else None)
     save_detector_state(state, state_store.path(ANOMALIES, day))
     flagged = scored[scored["is_anomaly"]]
@@ -81,14 +81,6 @@ def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: 
                 _table(top, ["timestamp", "service", "kind", "level", "count", "baseline", "score", "template"])),
         },
     )
-
-
-def _previous_state(context: dg.AssetExecutionContext, state_store: StateStore, asset: str):
-    previous = state_store.latest_before(asset, context.partition_key)
-    expected = daily_partitions.get_prev_partition_window(context.partition_time_window.start)
-    if previous is not None and expected is not None and previous.stem != expected.start.strftime("%Y-%m-%d"):
-        context.log.warning(f"no {asset} state for the day before {context.partition_key}; continuing from {previous.stem}")
-    return previous
 
 
 def _table(frame, columns: list[str]) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 
@@ -39,17 +40,23 @@ class Topology:
         """Hops between two services ignoring direction; inf when unconnected or unknown."""
         if a == b:
             return 0
+        return self._hops.get(a, {}).get(b, float("inf"))
+
+    @cached_property
+    def _hops(self) -> dict[str, dict[str, int]]:
+        # All-pairs hop counts, once: correlation asks for a distance per episode and cluster service.
         neighbours: dict[str, set[str]] = {}
         for x, y in self.edges:
             neighbours.setdefault(x, set()).add(y)
             neighbours.setdefault(y, set()).add(x)
-        queue, seen = deque([(a, 0)]), {a}
-        while queue:
-            node, hops = queue.popleft()
-            for nxt in neighbours.get(node, ()):
-                if nxt == b:
-                    return hops + 1
-                if nxt not in seen:
-                    seen.add(nxt)
-                    queue.append((nxt, hops + 1))
-        return float("inf")
+        hops = {}
+        for start in neighbours:
+            seen, queue = {start: 0}, deque([start])
+            while queue:
+                node = queue.popleft()
+                for nxt in neighbours[node]:
+                    if nxt not in seen:
+                        seen[nxt] = seen[node] + 1
+                        queue.append(nxt)
+            hops[start] = seen
+        return hops
