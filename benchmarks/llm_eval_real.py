@@ -1,23 +1,27 @@
 """Opt-in: LLM scorers on real labelled data (read only when given the path).
 
-    python benchmarks/llm_eval_real.py --datasets /work/shared/datasets
+    python benchmarks/llm_eval_real.py --datasets /work/shared/datasets [--no-embeddings]
 
 FRANK valid: groundedness ROC-AUC (faithful vs hallucinated summary), CNN/DM and XSum apart.
 HaluEval QA: share of (right, hallucinated) pairs of a question where the right answer is more
 grounded (ties count one half). Davidson: toxicity F1, toxic = hate or offensive.
 Throughput: score_traces on the FRANK rows (long contexts) and on short QA rows, traces/s.
+Groundedness uses the embedding method when the extra is installed; --no-embeddings forces the
+lexical one (sets OPS_PIPELINES_EMBEDDINGS=0). The method used is printed as "method".
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import pandas as pd
 
-from ops_pipelines.lib.llmops.groundedness import _index, groundedness
+from ops_pipelines.lib.llmops import embeddings
+from ops_pipelines.lib.llmops.groundedness import _index, groundedness_many
 from ops_pipelines.lib.llmops.scores import score_traces
 from ops_pipelines.lib.llmops.toxicity import TOXIC_THRESHOLD, toxicity_probs
 
@@ -30,14 +34,14 @@ def frank(root: Path) -> dict[str, float]:
     from sklearn.metrics import roc_auc_score
 
     df = _jsonl(root / "llm" / "frank_valid.jsonl")
-    df["g"] = [groundedness(a, [c]) for a, c in zip(df["answer"], df["context"])]
+    df["g"] = groundedness_many(df["answer"].tolist(), [[c] for c in df["context"]])
     return {f"frank_auc_{ {'bbc': 'xsum'}.get(name, name)}": float(roc_auc_score(~part["is_hallucinated"].astype(bool), part["g"]))
             for name, part in df.groupby("dataset")}
 
 
 def halueval(root: Path) -> dict[str, float]:
     df = _jsonl(root / "llm" / "halueval_qa.jsonl")
-    df["g"] = [groundedness(a, [c]) for a, c in zip(df["answer"], df["context"])]
+    df["g"] = groundedness_many(df["answer"].tolist(), [[c] for c in df["context"]])
     wins = []
     for _, q in df.groupby("qid"):
         right = q.loc[~q["is_hallucinated"].astype(bool), "g"]
@@ -67,6 +71,8 @@ def throughput(root: Path) -> dict[str, float]:
                               "answer": df["answer"], "status": "ok"})
         score_traces(frame.head(20), {}, {})  # warm up: classifier load
         _index.cache_clear()  # cold: contexts are not reused across these rows' first sight
+        if embeddings.available():
+            embeddings.clear_cache()
         t = time.perf_counter()
         score_traces(frame, {}, {})
         out[f"throughput_{name}_traces_per_s"] = len(frame) / (time.perf_counter() - t)
@@ -76,9 +82,14 @@ def throughput(root: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=Path, required=True, help="folder holding llm/ and toxicity/")
+    parser.add_argument("--no-embeddings", action="store_true", help="lexical groundedness even with the extra")
+    parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
-    results = {**frank(args.datasets), **halueval(args.datasets), **davidson(args.datasets),
-               **throughput(args.datasets)}
+    if args.no_embeddings:
+        os.environ["OPS_PIPELINES_EMBEDDINGS"] = "0"
+    t = time.perf_counter()
+    results = {"method": embeddings.method(), **frank(args.datasets), **halueval(args.datasets), **davidson(args.datasets),
+               **({} if args.skip_throughput else throughput(args.datasets)), "wall_s": time.perf_counter() - t}
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in results.items()}, indent=2))
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -56,34 +54,36 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    """Dagster webserver and daemon as two processes, so schedules and sensors run while the UI is open."""
+    """Dagster webserver and daemon (and the MLflow UI on the next port) as separate processes, so schedules
+    and sensors run while the UI is open."""
+    from ops_pipelines import runner
+    from ops_pipelines.lib.mlops.tracking import default_tracking_uri
+
     home = prepare_embedded_instance()
     env = {**os.environ, "DAGSTER_HOME": str(home)}
-    target = ["-m", "ops_pipelines.definitions"]
-    bindir = Path(sys.executable).parent  # the same environment, whether or not it is on PATH
-    web = subprocess.Popen([str(bindir / "dagster-webserver"), "-h", args.host, "-p", str(args.port), *target], env=env)
-    daemon = subprocess.Popen([str(bindir / "dagster-daemon"), "run", *target], env=env)
-    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}); Ctrl-C stops it.", flush=True)
+    procs = [
+        runner.start_process([runner.dagster_bin("dagster-webserver"), "-h", args.host, "-p", str(args.port), *runner.CODE_LOCATION], env),
+        runner.start_daemon(env),
+        runner.start_process([runner.dagster_bin("mlflow"), "ui", "--host", args.host, "--port", str(args.port + 1),
+                              "--backend-store-uri", default_tracking_uri(settings.data_home())], env),
+    ]
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}), MLflow UI on "
+          f"http://{args.host}:{args.port + 1}; Ctrl-C stops them.", flush=True)
     try:
-        while web.poll() is None and daemon.poll() is None:
+        while all(p.poll() is None for p in procs):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        for proc in (web, daemon):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in (web, daemon):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        for proc in procs:
+            runner.stop_process(proc)
     return 0
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from ops_pipelines.lib.aiops.detect_files import detect_files
 
+    settings.use_compiled_cache()
     written = detect_files([Path(p) for p in args.inputs], Path(args.output))
     print(f"scored {len(written)} file(s) into {args.output}")
     return 0
@@ -92,9 +92,58 @@ def cmd_detect(args: argparse.Namespace) -> int:
 def cmd_llm_eval(args: argparse.Namespace) -> int:
     from ops_pipelines.lib.llmops.cli_eval import llm_eval
 
-    count = llm_eval(Path(args.input), Path(args.output))
+    count = llm_eval(Path(args.input), Path(args.output), judge=args.judge)
     print(f"scored {count} row(s) into {args.output}")
     return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """The latest (or the given day's) ops health report: its Markdown, or with --html the HTML file's path."""
+    from ops_pipelines.lib.platform.health_report import find_report
+
+    reports = settings.data_home() / "reports"
+    day = args.day.isoformat() if args.day else None
+    path = find_report(reports, day, ".html" if args.html else ".md")
+    if path is None:
+        which = f"for {day}" if day else "yet"
+        print(f"no ops health report {which} in {reports}; run `ops-pipelines demo` or materialize ops_health_report", file=sys.stderr)
+        return 1
+    if args.html:
+        print(path)
+    else:
+        sys.stdout.write(path.read_text(encoding="utf-8"))
+    return 0
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from ops_pipelines.lib.mlops.drift_cli import (
+        run_drift_files,
+        split_names,
+        summary_line,
+    )
+
+    try:
+        result, html = run_drift_files(
+            args.reference, args.current, args.json,
+            columns=split_names(args.columns), categorical=split_names(args.categorical), report=args.report,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary_line(result, args.json, html))
+    return 0
+
+
+def cmd_datasets(args: argparse.Namespace) -> int:
+    from ops_pipelines.lib.mlops.cli_mlops import list_datasets
+
+    return list_datasets(settings.data_home(), args.model, sys.stdout)
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from ops_pipelines.lib.mlops.cli_mlops import reproduce
+
+    return reproduce(settings.data_home(), args.model, args.version, sys.stdout)
 
 
 def _date(text: str) -> dt.date:
@@ -128,7 +177,32 @@ def build_parser() -> argparse.ArgumentParser:
     llm = sub.add_parser("llm-eval", help="score question/context/answer JSONL rows offline")
     llm.add_argument("input", help="JSONL with question, context (string or list), answer, optional reference")
     llm.add_argument("--output", required=True, help="JSONL: each row with its scores added")
+    llm.add_argument("--judge", action="store_true",
+                     help="also ask the LLM judge at $OPS_LLM_JUDGE_BASE_URL ($OPS_LLM_JUDGE_MODEL, key in $OPS_LLM_JUDGE_API_KEY)")
     llm.set_defaults(func=cmd_llm_eval)
+
+    status = sub.add_parser("status", help="print the latest ops health report (Markdown)")
+    status.add_argument("--day", type=_date, help="the report of this day, YYYY-MM-DD (default: the latest)")
+    status.add_argument("--html", action="store_true", help="print the path of the self-contained HTML report instead")
+    status.set_defaults(func=cmd_status)
+
+    drift = sub.add_parser("drift", help="data drift between two CSV/Parquet files (Evidently's verdicts, fast)")
+    drift.add_argument("--reference", required=True, help="reference data, .csv or .parquet")
+    drift.add_argument("--current", required=True, help="current data, .csv or .parquet")
+    drift.add_argument("--columns", default=None, help="comma-separated columns to compare (default: all)")
+    drift.add_argument("--categorical", default=None, help="comma-separated columns to treat as categorical")
+    drift.add_argument("--report", default=None, help="also write Evidently's HTML report here (sampled if large)")
+    drift.add_argument("--json", required=True, help="where to write the JSON verdicts")
+    drift.set_defaults(func=cmd_drift)
+
+    datasets = sub.add_parser("datasets", help="list training dataset versions with their lineage")
+    datasets.add_argument("--model", default=None, help="one model (default: every configured model)")
+    datasets.set_defaults(func=cmd_datasets)
+
+    again = sub.add_parser("reproduce", help="retrain a registered model version from its recorded dataset version")
+    again.add_argument("model", help="configured model name, e.g. ctr_logreg")
+    again.add_argument("version", type=int, help="registered version number")
+    again.set_defaults(func=cmd_reproduce)
 
     ui = sub.add_parser("ui", help="start the Dagster UI and daemon on the embedded instance")
     ui.add_argument("--host", default="127.0.0.1")

@@ -10,39 +10,99 @@ from typing import TextIO
 from ops_pipelines import settings
 
 DAILY_JOB = "daily_job"
-# Keep the terminal readable: warnings and errors (e.g. an unreadable file) still show.
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+RETRAINING_JOB = "retraining_job"
+RETRAINING_SENSOR = "retraining_sensor"
+# What the demo owns under the data home; a rerun starts from the same world, byte for byte.
+DEMO_FOLDERS = ("landing", "storage", "state", "datasets", "mlflow", "reports", "alerts", "judge_cache")
+RUN_TIMEOUT_S = 600
+
+
+def reset_data_home() -> None:
+    home = settings.data_home()
+    for name in DEMO_FOLDERS:
+        shutil.rmtree(home / name, ignore_errors=True)
+    instance_dir = settings.dagster_home()
+    if instance_dir.exists():  # keep dagster.yaml, drop run history, event logs and schedule state
+        for child in instance_dir.iterdir():
+            if child.name != "dagster.yaml":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
 
 
 def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:
-    """Simulate `days` days into the landing zone, run every day through the graph, print a summary."""
+    """Simulate `days` days into the landing zone, then submit each day's `daily_job` run to the
+    instance's queue and let the Dagster daemon run it and tick the sensors (retraining included),
+    one day after another; print a summary from what the instance recorded."""
+    import os
+
     import dagster as dg
 
-    from ops_pipelines.definitions import defs
+    from ops_pipelines import runner
     from ops_pipelines.lib.sim import simulate_world
 
+    reset_data_home()
     landing = settings.landing_dir()
-    if landing.exists():
-        shutil.rmtree(landing)  # a rerun starts from the same world, byte for byte
     t0 = time.perf_counter()
     summary = simulate_world(landing, start, days, seed=seed)
     print(f"simulated {days} days from {start} (seed {seed}) into {landing} in {time.perf_counter() - t0:.1f}s", file=out)
-
-    job = defs.resolve_job_def(DAILY_JOB)
-    results = []
+    env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home()), "OPS_PIPELINES_HOME": str(settings.data_home())}
+    logs = settings.data_home() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    day_runs: list[tuple[str, str]] = []
     with dg.DagsterInstance.get() as instance:
-        for i in range(days):
-            day = (start + dt.timedelta(days=i)).isoformat()
-            t1 = time.perf_counter()
-            result = job.execute_in_process(partition_key=day, instance=instance, raise_on_error=False, run_config=QUIET)
-            results.append((day, result))
-            state = "ok" if result.success else "FAILED"
-            print(f"[{i + 1:>2}/{days}] {day} {state} in {time.perf_counter() - t1:.1f}s", file=out, flush=True)
-    print_summary(results, summary.to_dict(), injected_bad_rows(landing), out)
-    print_incidents(landing, out)
-    print_llm_quality(landing, out)
-    failed = [day for day, r in results if not r.success]
+        # Create the SQLite schemas here, before the daemon and the CLI open them at the same time.
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
+        daemon = runner.start_daemon(env, logs / "dagster-daemon.log")
+        try:
+            for i in range(days):
+                day = (start + dt.timedelta(days=i)).isoformat()
+                t1 = time.perf_counter()
+                run_id = runner.launch_run(DAILY_JOB, day, {"ops/trigger": "demo"}, env)
+                status = runner.wait_for(lambda run_id=run_id: _finished(instance, run_id), RUN_TIMEOUT_S, f"the {day} run", daemon)
+                day_runs.append((day, run_id))
+                retrained = _await_retraining(instance, day, daemon)
+                bar = "#" * (i + 1) + "." * (days - i - 1)
+                note = f"; retraining: {retrained}" if retrained else ""
+                print(f"[{bar}] {i + 1:>2}/{days} {day} {status.lower()} in {time.perf_counter() - t1:.0f}s{note}",
+                      file=out, flush=True)
+        finally:
+            runner.stop_process(daemon)
+        print_summary(instance, [r for _, r in day_runs], summary.to_dict(), injected_bad_rows(landing), out)
+        print_incidents(landing, out)
+        print_mlops(instance, out)
+        print_llm_quality(landing, out)
+        failed = [day for day, r in day_runs if runner.run_status(instance, r) != "SUCCESS"]
+    print(f"\nData: {settings.data_home()} (asset Parquet in storage/, reports in reports/, MLflow in mlflow/)", file=out)
+    print("Open the Dagster UI:  .venv/bin/ops-pipelines ui   then browse http://127.0.0.1:3000", file=out)
+    print("Latest health report: .venv/bin/ops-pipelines status", file=out)
     return 1 if failed else 0
+
+
+def _finished(instance, run_id: str) -> str | None:
+    from ops_pipelines.runner import FINISHED, run_status
+
+    status = run_status(instance, run_id)
+    return status if status in FINISHED else None
+
+
+def _await_retraining(instance, day: str, daemon) -> str:
+    """Wait until the retraining sensor has read the day's drift report and the runs it launched are done."""
+    import dagster as dg
+
+    from ops_pipelines import runner
+
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("drift_report"), asset_partitions=[day]), limit=1).records
+    if not records:
+        return ""
+    storage_id = records[0].storage_id
+    runner.wait_for(lambda: int(runner.sensor_cursor(instance, RETRAINING_SENSOR) or 0) >= storage_id,
+                    RUN_TIMEOUT_S, "the retraining sensor", daemon)
+    runner.wait_for(lambda: not runner.active_runs(instance, RETRAINING_JOB), RUN_TIMEOUT_S, "retraining runs", daemon)
+    launched = instance.get_runs(filters=dg.RunsFilter(job_name=RETRAINING_JOB, tags={"dagster/partition/date": day}))
+    return ", ".join(f"{r.tags.get('dagster/partition/model')} ({r.tags.get('ops/trigger')}, {r.status.value.lower()})"
+                     for r in reversed(launched))
 
 
 def injected_bad_rows(landing) -> dict[str, int]:
@@ -57,22 +117,27 @@ def injected_bad_rows(landing) -> dict[str, int]:
     return counts
 
 
-def print_summary(results, world: dict, injected: dict[str, int], out: TextIO) -> None:
+def print_summary(instance, run_ids: list[str], world: dict, injected: dict[str, int], out: TextIO) -> None:
     """Per asset: rows, quarantined rows (vs. what the simulator injected), unreadable files, checks."""
+    import dagster as dg
+
     from ops_pipelines.factories.ingestion import INGESTION_ASSETS
 
     totals: dict[str, dict[str, float]] = {}
     checks: dict[str, list[bool]] = {}
-    for _, result in results:
-        for event in result.get_asset_materialization_events():
-            mat = event.event_specific_data.materialization
-            name = mat.asset_key.to_user_string()
-            agg = totals.setdefault(name, {})
+    kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
+    for run_id in run_ids:
+        for entry in instance.all_logs(run_id, of_type=kinds):
+            event = entry.dagster_event
+            if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+                check = event.event_specific_data
+                checks.setdefault(f"{check.asset_key.to_user_string()}.{check.check_name}", []).append(check.passed)
+                continue
+            mat = entry.asset_materialization
+            agg = totals.setdefault(mat.asset_key.to_user_string(), {})
             for key, value in mat.metadata.items():
                 if isinstance(value.value, (int, float)) and not isinstance(value.value, bool):
                     agg[key] = agg.get(key, 0) + value.value
-        for evaluation in result.get_asset_check_evaluations():
-            checks.setdefault(f"{evaluation.asset_key.to_user_string()}.{evaluation.check_name}", []).append(evaluation.passed)
 
     print("\nWhat was produced", file=out)
     print(f"{'asset':<22}{'rows':>12}{'quarantined':>13}{'injected bad':>14}{'unreadable files':>18}", file=out)
@@ -98,8 +163,6 @@ def print_summary(results, world: dict, injected: dict[str, int], out: TextIO) -
     for key, outcomes in sorted(checks.items()):
         print(f"  {key}: {sum(outcomes)}/{len(outcomes)}", file=out)
     print("\nWorld: " + ", ".join(f"{k}={v}" for k, v in world.items() if not isinstance(v, (dict, list))), file=out)
-    print(f"\nData: {settings.data_home()} (asset Parquet in storage/, landing zone in landing/)", file=out)
-    print("Open the Dagster UI:  .venv/bin/ops-pipelines ui   then browse http://127.0.0.1:3000", file=out)
 
 
 def print_incidents(landing, out: TextIO) -> None:
@@ -151,3 +214,28 @@ def print_llm_quality(landing, out: TextIO) -> None:
     if promotions:
         for r in pd.read_parquet(promotions[-1]).itertuples():
             print(f"  promotion ({promotions[-1].stem}): {r.prompt_version} -> {r.decision}: {r.reason}", file=out)
+
+
+def print_mlops(instance, out: TextIO) -> None:
+    """Per model: the days drift was flagged, the retraining runs the sensor launched and their decisions."""
+    import pandas as pd
+
+    storage = settings.storage_dir()
+    frames = [f for f in (pd.read_parquet(p) for p in sorted((storage / "drift_report").glob("*.parquet"))) if len(f)]
+    if not frames:
+        return
+    drift = pd.concat(frames, ignore_index=True)
+    evaluations = sorted((storage / "model_evaluation").glob("*.parquet"))
+    decisions = pd.concat([pd.read_parquet(p) for p in evaluations], ignore_index=True) if evaluations else pd.DataFrame()
+    print("\nModels (drift against the champion's training data; retraining launched by the sensor)", file=out)
+    for model, rows in drift.groupby("model", sort=True):
+        flagged = rows.loc[rows["dataset_drift"].astype(bool), "day"].tolist()
+        perf = rows.dropna(subset=["performance"])
+        line = f"  {model:<14} drift on {', '.join(flagged) if flagged else 'no day'}"
+        if len(perf):
+            line += (f"; champion ROC-AUC on each day's clicks {perf['performance'].min():.3f}-{perf['performance'].max():.3f} "
+                     f"(last day {perf['performance'].iloc[-1]:.3f})")
+        print(line, file=out)
+        mine = decisions[decisions["model"] == model] if len(decisions) else decisions
+        for r in mine.sort_values("as_of").itertuples() if len(mine) else []:
+            print(f"      {r.as_of}: v{r.candidate_version} {r.decision}: {r.reason}", file=out)

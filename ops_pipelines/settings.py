@@ -30,3 +30,11 @@ def storage_dir() -> Path:
 
 def dagster_home() -> Path:
     return data_home() / "dagster"
+
+
+def use_compiled_cache() -> None:
+    """Let numba cache compiled kernels under the data home (not next to the sources), so only the
+    first process after an install pays the compile."""
+    folder = data_home() / "cache" / "numba"
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(folder))

@@ -1,4 +1,9 @@
 import os
+import tempfile
+
+# Before anything imports the code location: its resources and caches resolve the data home once,
+# and a test run must never write into the working tree's ./.ops_pipelines.
+os.environ.setdefault("OPS_PIPELINES_HOME", tempfile.mkdtemp(prefix="ops_pipelines_tests_"))
 
 import dagster as dg
 import pandas as pd
@@ -8,6 +13,7 @@ from ops_pipelines.defs.aiops.ingestion import service_logs, telemetry_metrics
 from ops_pipelines.defs.llmops.evaluation import llm_eval_scores, llm_kpi_series
 from ops_pipelines.defs.llmops.ingestion import llm_traces
 from ops_pipelines.defs.mlops.ingestion import model_events
+from ops_pipelines.defs.platform.telemetry import pipeline_run_telemetry
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.landing_zone import LandingZone
 
@@ -51,5 +57,6 @@ def run_day(landing, tmp_path):
     return run
 
 
-# What metric_anomalies needs upstream besides telemetry: the LLM KPI series (empty without traces).
-LLM_KPI_CHAIN = [llm_traces, llm_eval_scores, llm_kpi_series]
+# What metric_anomalies needs upstream besides telemetry: the LLM KPI series (empty without traces)
+# and our own run telemetry (empty in a fresh instance).
+LLM_KPI_CHAIN = [llm_traces, llm_eval_scores, llm_kpi_series, pipeline_run_telemetry]

@@ -6,7 +6,9 @@ from ops_pipelines import settings
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.aiops_config import AIOpsConfig
 from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.llm_judge import LLMJudge
 from ops_pipelines.resources.llmops_config import LLMOpsConfig
+from ops_pipelines.resources.mlops_config import MLOpsConfig
 from ops_pipelines.resources.state_store import StateStore
 
 
@@ -19,5 +21,7 @@ def resources() -> dg.Definitions:
             "state_store": StateStore(root=str(settings.data_home() / "state")),
             "aiops_config": AIOpsConfig(),
             "llmops_config": LLMOpsConfig(),
+            "llm_judge": LLMJudge.from_env(),
+            "mlops_config": MLOpsConfig(home=str(settings.data_home()), storage_dir=str(settings.storage_dir())),
         }
     )

@@ -27,6 +27,19 @@ def write_parquet_atomic(frame, path: Path) -> None:
         raise
 
 
+def partition_path(base_dir: str | Path, asset: str, partition: str | None) -> Path:
+    """Where the IO manager keeps one partition of an asset (single-part asset keys)."""
+    return Path(base_dir, asset, f"{partition or 'all'}.parquet")
+
+
+def read_partitions(base_dir: str | Path, asset: str, partitions: list[str]):
+    """The stored partitions of an asset that exist, concatenated (empty frame when none)."""
+    import pandas as pd
+
+    frames = [pd.read_parquet(p) for p in (partition_path(base_dir, asset, k) for k in partitions) if p.exists()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Stores DataFrames as `<base_dir>/<asset key path>/<partition>.parquet` (no pickle)."""
 
@@ -48,7 +61,5 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
         key = context.asset_key
         if context.has_asset_partitions:
-            parts = [self._path(key, p) for p in context.asset_partition_keys]
-            frames = [pd.read_parquet(p) for p in parts if p.exists()]
-            return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            return read_partitions(Path(self.base_dir, *key.path[:-1]), key.path[-1], list(context.asset_partition_keys))
         return pd.read_parquet(self._path(key, None))

@@ -13,6 +13,7 @@ from ops_pipelines.defs.aiops.logs import log_anomalies, log_templates
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.aiops_config import AIOpsConfig
 from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.llm_judge import LLMJudge
 from ops_pipelines.resources.llmops_config import LLMOpsConfig
 from ops_pipelines.resources.state_store import StateStore
 from tests.conftest import LLM_KPI_CHAIN
@@ -46,6 +47,7 @@ def test_incident_across_midnight_is_reported_by_both_days_with_one_id(landing, 
         "io_manager": ParquetIOManager(base_dir=str(tmp_path / "storage")),
         "state_store": StateStore(root=str(tmp_path / "state")),
         "llmops_config": LLMOpsConfig(),
+        "llm_judge": LLMJudge(),
         "aiops_config": AIOpsConfig(topology_path=str(topology)),
     }
     assets = [telemetry_metrics, metric_anomalies, anomaly_rollups, incidents, alert_noise_report,

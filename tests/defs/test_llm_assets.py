@@ -12,6 +12,7 @@ from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.lib.llmops.pii import find_pii
 from ops_pipelines.lib.sim import simulate_world
 from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.llm_judge import LLMJudge
 from ops_pipelines.resources.llmops_config import LLMOpsConfig
 
 
@@ -19,7 +20,7 @@ def test_llm_assets_score_every_trace_and_store_no_pii(tmp_path):
     root = tmp_path / "landing"
     simulate_world(root, dt.date(2026, 3, 2), 1, seed=5)
     resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s")),
-                 "llmops_config": LLMOpsConfig()}
+                 "llmops_config": LLMOpsConfig(), "llm_judge": LLMJudge()}
     result = dg.materialize([llm_traces, llm_eval_scores, llm_quality_daily], partition_key="2026-03-02", resources=resources)
     assert result.success
     scores = pd.read_parquet(tmp_path / "s" / "llm_eval_scores" / "2026-03-02.parquet")
@@ -46,7 +47,7 @@ def test_prompt_comparison_on_the_sample_world_ranks_the_truly_better_version_fi
     versions = world["llm_app"]["prompt_versions"]
     best = min(versions, key=lambda name: versions[name]["hallucination_rate"])
     resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s")),
-                 "llmops_config": LLMOpsConfig()}
+                 "llmops_config": LLMOpsConfig(), "llm_judge": LLMJudge()}
     for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
         assets = [llm_traces, llm_eval_scores, prompt_version_comparison]
         assert dg.materialize(assets, partition_key=day, resources=resources).success
@@ -65,7 +66,7 @@ def _run_llm_days(tmp_path, days, guardrails=None):
     simulate_world(root, dt.date(2026, 3, 2), len(days), seed=7)
     config = LLMOpsConfig(guardrails_path=str(guardrails)) if guardrails else LLMOpsConfig()
     resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s")),
-                 "llmops_config": config}
+                 "llmops_config": config, "llm_judge": LLMJudge()}
     assets = [llm_traces, llm_eval_scores, llm_quality_daily, prompt_version_comparison, prompt_promotion]
     return [dg.materialize(assets, partition_key=d, resources=resources, raise_on_error=False) for d in days]
 
@@ -86,4 +87,7 @@ def test_a_guardrail_breach_blocks_the_promotion(tmp_path):
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["candidate_prompts_within_guardrails"].passed is False
     assert "support-v2" in checks["candidate_prompts_within_guardrails"].metadata["breaches"].value
-    assert not (tmp_path / "s" / "prompt_promotion" / "2026-03-02.parquet").exists()
+    decisions = pd.read_parquet(tmp_path / "s" / "prompt_promotion" / "2026-03-02.parquet")
+    assert decisions["decision"].tolist() == ["blocked"]
+    assert "hallucinated_rate" in decisions["reason"].iloc[0]
+    assert result.success  # the breach blocks the promotion, not the rest of the day's graph

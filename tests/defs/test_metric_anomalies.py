@@ -9,6 +9,7 @@ from ops_pipelines.defs.aiops.ingestion import telemetry_metrics
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.lib.aiops.anomalies import score_metrics
 from ops_pipelines.resources.landing_zone import LandingZone
+from ops_pipelines.resources.llm_judge import LLMJudge
 from ops_pipelines.resources.llmops_config import LLMOpsConfig
 from ops_pipelines.resources.state_store import StateStore
 from tests.conftest import LLM_KPI_CHAIN
@@ -30,6 +31,7 @@ def test_partitions_in_order_equal_one_pass_over_the_range(landing, tmp_path):
         "io_manager": ParquetIOManager(base_dir=str(tmp_path / "storage")),
         "state_store": StateStore(root=str(tmp_path / "state")),
         "llmops_config": LLMOpsConfig(),
+        "llm_judge": LLMJudge(),
     }
     results = [dg.materialize([telemetry_metrics, metric_anomalies, *LLM_KPI_CHAIN], partition_key=day, resources=resources) for day in DAYS]
     assert all(r.success for r in results)

@@ -16,19 +16,23 @@ ASSET = "metric_anomalies"
     # The previous day's detector state is an input: Dagster runs the days in order.
     deps=[dg.AssetDep(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
 )
-def metric_anomalies(context: dg.AssetExecutionContext, telemetry_metrics, llm_kpi_series, state_store: StateStore):
-    """Every metric point, infrastructure and LLM KPIs alike, with an anomaly score in [0, 1] and a
-    flag (score >= 0.5): causal, seasonal (day and week), robust to spikes, adapting to persistent
-    level shifts; one default sensitivity."""
+def metric_anomalies(
+    context: dg.AssetExecutionContext, telemetry_metrics, llm_kpi_series, pipeline_run_telemetry, state_store: StateStore
+):
+    """Every metric point, infrastructure, LLM KPIs and our own pipeline runs alike, with an anomaly
+    score in [0, 1] and a flag (score >= 0.5): causal, seasonal (day and week), robust to spikes,
+    adapting to persistent level shifts; one default sensitivity."""
     import pandas as pd
 
+    from ops_pipelines import settings
     from ops_pipelines.lib.aiops.anomalies import score_metrics
     from ops_pipelines.lib.aiops.state_store import load_state, save_state
 
+    settings.use_compiled_cache()
     day = context.partition_key
     previous = state_store.previous(context, ASSET)
     state = load_state(previous) if previous is not None else None
-    frames = [f for f in (telemetry_metrics, llm_kpi_series) if len(f)]
+    frames = [f for f in (telemetry_metrics, llm_kpi_series, pipeline_run_telemetry) if len(f)]
     rows = pd.concat(frames, ignore_index=True) if frames else telemetry_metrics
     scored, state = score_metrics(rows, state)
     save_state(state, state_store.path(ASSET, day))

@@ -3,17 +3,27 @@
 import dagster as dg
 
 from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.resources.llm_judge import LLMJudge
 from ops_pipelines.resources.llmops_config import LLMOpsConfig
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas", "parquet"})
-def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig):
+def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig, llm_judge: LLMJudge):
     """One row per trace, scored offline with no API key: groundedness and hallucination,
     relevance, refusal, toxicity, PII found (the stored answer is redacted), format validity,
-    reference scores when a reference exists, tokens (estimated when missing) and cost."""
+    reference scores when a reference exists, tokens (estimated when missing) and cost.
+    With the optional LLM judge on, also `judge_*` columns from an OpenAI-compatible endpoint."""
     from ops_pipelines.lib.llmops.scores import score_traces
 
     scores = score_traces(llm_traces, llmops_config.prices(), llmops_config.templates())
+    judge_meta = {}
+    if llm_judge.enabled:
+        from ops_pipelines.lib.llmops import judge
+
+        judged = llm_judge.judge(llm_traces)
+        scores = judge.merge_judged(scores, judged)
+        judge_meta = {**judge.judge_summary(judged), "judge_model": llm_judge.judge_config().model,
+                      "judge_prompt_version": judge.JUDGE_PROMPT_VERSION}
     answered = scores[scores["status"] == "ok"]
     rate = lambda col: float(answered[col].astype(bool).mean()) if len(answered) else 0.0  # noqa: E731
     return dg.Output(scores, metadata={
@@ -24,6 +34,7 @@ def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig):
         "refusal_rate": rate("refusal"),
         "cost_usd": float(scores["cost_usd"].sum()),
         "tokens_estimated": int(scores["tokens_estimated"].sum()),
+        **judge_meta,
     })
 
 
@@ -32,8 +43,10 @@ def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig):
     group_name="llmops",
     kinds={"pandas", "parquet"},
     check_specs=[
-        dg.AssetCheckSpec("candidate_prompts_within_guardrails", asset="llm_quality_daily", blocking=True,
-                          description="Candidate prompt versions stay within every guardrail limit; blocks their promotion."),
+        # Not a blocking check: that would also skip the day's health report. prompt_promotion applies
+        # the same breaches() and blocks the candidate itself, with the breach as the reason.
+        dg.AssetCheckSpec("candidate_prompts_within_guardrails", asset="llm_quality_daily",
+                          description="Candidate prompt versions stay within every guardrail limit; a breach blocks their promotion."),
         dg.AssetCheckSpec("production_prompts_within_guardrails", asset="llm_quality_daily",
                           description="Production prompt versions stay within every guardrail limit."),
         dg.AssetCheckSpec("daily_budget_respected", asset="llm_quality_daily",
@@ -108,13 +121,15 @@ def prompt_version_comparison(llm_eval_scores):
     })
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas"}, deps=["llm_quality_daily"])
-def prompt_promotion(prompt_version_comparison, llmops_config: LLMOpsConfig):
-    """The promotion decision for each candidate prompt version, with its reason. It runs only when
-    the candidate guardrail check passed (that check is blocking)."""
-    from ops_pipelines.lib.llmops.guardrails import promotion_decisions
+@dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas"})
+def prompt_promotion(prompt_version_comparison, llm_quality_daily, llmops_config: LLMOpsConfig):
+    """The promotion decision for each candidate prompt version, with its reason: blocked when the
+    day's candidate guardrail check finds a breach, else decided on the comparison."""
+    from ops_pipelines.lib.llmops.guardrails import breaches, promotion_decisions
 
-    decisions = promotion_decisions(prompt_version_comparison, llmops_config.guardrails())
+    rails = llmops_config.guardrails()
+    blocked = breaches(llm_quality_daily, rails, "candidate") if len(llm_quality_daily) else []
+    decisions = promotion_decisions(prompt_version_comparison, rails, blocked)
     lines = [f"- **{r.prompt_version}**: {r.decision} ({r.reason})" for r in decisions.itertuples()]
     return dg.Output(decisions, metadata={
         "promoted": int((decisions["decision"] == "promote").sum()),

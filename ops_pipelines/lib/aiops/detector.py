@@ -10,16 +10,21 @@ once it persists (recently expected again after a while).
 Seasonal slots learn only from earlier periods: today's points are accumulated and folded in
 when the day (or week) rolls over, so an incident cannot teach the profile to expect itself.
 
-The z-score is not the alarm: `likelihood.step` judges it against the series' own history,
-so patterns the series produces routinely (recurring spikes) stop alarming while a change in
-behaviour (a burst of unusual points, a broken daily pattern, a new extreme) does alarm.
+The z-score is not the alarm: the likelihood layer (likelihood.py) judges it against the
+series' own history, so patterns the series produces routinely (recurring spikes) stop alarming
+while a change in behaviour (a burst of unusual points, a broken daily pattern, a new extreme)
+does alarm.
 
 Every update uses only data at or before the point and all state lives in `DetectorState`,
-so scoring day by day with the state carried over gives the same floats as one pass.
+so scoring day by day with the state carried over gives the same floats as one pass. The
+per-point arithmetic of both layers is compiled (kernel.py): this module prepares the arrays.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +34,7 @@ from ops_pipelines.lib.aiops import likelihood
 SEASONS = {"day": (288, 300), "week": (336, 1800)}  # name -> (slots, slot seconds)
 _SLOT_ARRAYS = ("mean", "dev", "periods", "acc_sum", "acc_abs", "acc_n", "acc_period")
 _SERIES_ARRAYS = ("level", "scale", "count")
+_POINTS_PER_THREAD = 1_000_000  # below this a second thread costs more than it saves
 
 
 @dataclass(frozen=True)
@@ -105,23 +111,13 @@ class DetectorState:
     def merged_into(self, other: DetectorState) -> DetectorState:
         """`other` with this state's series replaced: series absent today keep yesterday's state."""
         keys = sorted(set(other.keys) | set(self.keys))
+        if len(keys) == len(set(self.keys)):  # nothing of `other` survives: skip copying it
+            return self.aligned(keys)
         out, mine = other.aligned(keys), self.aligned(keys)
         have = np.isin(keys, self.keys)
         for name, array in out.arrays.items():
             array[have] = mine.arrays[name][have]
         return out
-
-
-def _zscore(x: np.ndarray, mean: np.ndarray, dev: np.ndarray, floor: np.ndarray) -> np.ndarray:
-    # dev is a mean absolute deviation; 1.25 x MAD-mean ~ one standard deviation for Gaussian noise
-    return (x - mean) / np.maximum(1.25 * dev, floor)
-
-
-def _season_deviation(day: np.ndarray, week: np.ndarray, week_mature: np.ndarray) -> np.ndarray:
-    """|z| against the daily profile, unless a weekly profile seen twice explains it (a weekend):
-    then only the part both profiles agree on (0 if they disagree on the direction)."""
-    both = np.where(day * week > 0, np.fmin(np.abs(day), np.abs(week)), 0.0)
-    return np.where(week_mature, both, np.abs(day))
 
 
 def score(
@@ -137,85 +133,62 @@ def score(
     produce routinely, when its z-score >= params.threshold (see likelihood.py for the rest).
     """
     state = state.aligned(state.keys)  # work on a copy: the caller's state stays as it was
-    a = state.arrays
-    out = np.full(values.shape, np.nan)
+    by_series = np.ascontiguousarray(np.asarray(values, dtype=float).T)
+    return np.ascontiguousarray(score_in_place(times, by_series, state, params).T), state
+
+
+def score_in_place(times: np.ndarray, by_series: np.ndarray, state: DetectorState, params: DetectorParams) -> np.ndarray:
+    """`score` for values laid out series x time (C order), updating `state` in place.
+
+    `state` must come from `DetectorState.empty` or `aligned` (dtypes and layout as made there).
+    Returns the scores, series x time.
+    """
+    # numba is imported (and the kernel compiled) only by processes that score
+    from ops_pipelines.lib.aiops import kernel
+
+    times = np.asarray(times, dtype=np.int64)
+    if by_series.shape != (len(state.keys), len(times)):
+        raise ValueError(f"values have shape {by_series.shape}, expected {(len(state.keys), len(times))} (series x time)")
+    by_series = np.ascontiguousarray(by_series, dtype=float)
     seconds = times // 1_000_000_000
     day_index = seconds // 86_400
-    periods = {"day": day_index, "week": (day_index + 3) // 7}  # weeks start on Monday; epoch day 0 was a Thursday
-    offsets = {"day": seconds % 86_400, "week": (day_index + 3) % 7 * 86_400 + seconds % 86_400}
-    slots = {s: offsets[s] // SEASONS[s][1] for s in SEASONS}
-    lvl, scl, cnt = a["level"], a["scale"], a["count"]
-    warm = params.warmup
-    for t in range(values.shape[0]):
-        x = values[t]
-        ok = ~np.isnan(x)
-        if not ok.any():
-            continue
-        floor = params.rel_floor * (np.abs(np.where(cnt == 0, x, lvl)) + 1.0)
-        lvl[ok & (cnt == 0)] = x[ok & (cnt == 0)]
-        z = np.abs(_zscore(x, lvl, scl, floor))
-        signed, seen = {}, {}
-        for season in SEASONS:
-            _fold_finished_period(a, season, slots[season][t], periods[season][t], ok, params, floor)
-            s = slots[season][t]
-            seen[season] = a[f"{season}_periods"][:, s]
-            signed[season] = np.where(seen[season] > 0, _zscore(x, a[f"{season}_mean"][:, s], a[f"{season}_dev"][:, s], floor), np.nan)
-            z = np.fmin(z, np.abs(signed[season]))  # fmin: an unknown slot (NaN) does not count
-            _accumulate(a, season, s, periods[season][t], x, ok)
-        z = np.where(cnt < warm, 0.0, z)
-        known = (seen["day"] > 0) | (seen["week"] > 0)
-        off_season = _season_deviation(signed["day"], signed["week"], seen["week"] >= 2)
-        scores = likelihood.step(a, params, int(seconds[t]), x, z, off_season, known, ok)
-        out[t] = np.where(ok, scores, np.nan)
+    # weeks start on Monday; epoch day 0 was a Thursday
+    periods = np.stack([day_index, (day_index + 3) // 7])
+    offsets = np.stack([seconds % 86_400, (day_index + 3) % 7 * 86_400 + seconds % 86_400])
+    slots = offsets // np.array([[SEASONS["day"][1]], [SEASONS["week"][1]]])
+    active = ~np.isnan(by_series).all(axis=0)
+    out = np.empty(by_series.shape)
+    params_tuple, levels = _kernel_params(params), likelihood.levels(params)
+    a = state.arrays
 
-        err = x - lvl
-        bound = params.clip * np.maximum(1.25 * scl, floor)
-        young = cnt < warm  # plain averages while warming up, robust exponential updates after
-        step = np.where(young, err, np.clip(err, -bound, bound))
-        absdev = np.where(young, np.abs(err), np.minimum(np.abs(err), 2 * bound))
-        rate = np.where(young, 1.0 / np.maximum(cnt, 1), params.scale_alpha)
-        new_scl = np.where(cnt == 0, 0.0, scl + rate * (absdev - scl))
-        lvl[ok] = (lvl + params.level_alpha * step)[ok]
-        scl[ok] = new_scl[ok]
-        cnt[ok] += 1
-    return out, state
+    def run(rows: slice) -> None:
+        kernel.run(
+            by_series[rows], seconds, slots, periods, active, params_tuple,
+            tuple(a[name][rows] for name in _SERIES_ARRAYS),
+            tuple(a[f"day_{name}"][rows] for name in _SLOT_ARRAYS),
+            tuple(a[f"week_{name}"][rows] for name in _SLOT_ARRAYS),
+            tuple(a[name][rows] for name in likelihood.SERIES_ARRAYS),
+            tuple(a[f"{name}_count"][rows] for name in likelihood.LEVELS),
+            levels, out[rows],
+        )
+
+    # Series never interact and the kernel releases the GIL: large inputs use a thread per core,
+    # each on its own block of series (same floats whatever the split).
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    workers = min(cores, by_series.size // _POINTS_PER_THREAD, len(state.keys))
+    if workers <= 1:
+        run(slice(None))
+    else:
+        bounds = np.linspace(0, len(state.keys), workers + 1).astype(int)
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(run, [slice(lo, hi) for lo, hi in itertools.pairwise(bounds)]))
+    return out
 
 
-def _accumulate(a: dict[str, np.ndarray], season: str, slot: int, period: int, x: np.ndarray, ok: np.ndarray) -> None:
-    """Collect this period's points of a slot; they reach the profile only when the period ends."""
-    p = f"{season}_"
-    fresh = ok & (a[p + "acc_period"][:, slot] != period)
-    a[p + "acc_sum"][fresh, slot] = 0.0
-    a[p + "acc_abs"][fresh, slot] = 0.0
-    a[p + "acc_n"][fresh, slot] = 0
-    a[p + "acc_period"][ok, slot] = period
-    ref = np.where(a[p + "periods"][:, slot] > 0, a[p + "mean"][:, slot], np.nan)
-    a[p + "acc_sum"][ok, slot] += x[ok]
-    a[p + "acc_abs"][ok, slot] += np.where(np.isnan(ref), 0.0, np.abs(x - ref))[ok]
-    a[p + "acc_n"][ok, slot] += 1
-
-
-def _fold_finished_period(a, season: str, slot: int, period: int, ok: np.ndarray, params: DetectorParams, floor) -> None:
-    """Fold a slot's accumulated points from an earlier period into its mean and deviation."""
-    p = f"{season}_"
-    done = ok & (a[p + "acc_n"][:, slot] > 0) & (a[p + "acc_period"][:, slot] != period)
-    if not done.any():
-        return
-    n = a[p + "acc_n"][:, slot]
-    mean_new = a[p + "acc_sum"][:, slot] / np.maximum(n, 1)
-    abs_new = a[p + "acc_abs"][:, slot] / np.maximum(n, 1)
-    seen = a[p + "periods"][:, slot]
-    m, d = a[p + "mean"][:, slot], a[p + "dev"][:, slot]
-    first, young = seen == 0, seen < 3
-    rate = np.where(young, 1.0 / (seen + 1.0), params.season_alpha)
-    bound = params.clip * np.maximum(1.25 * d, floor)
-    step = np.where(young, mean_new - m, np.clip(mean_new - m, -bound, bound))
-    spread = np.where(first, 0.0, np.maximum(abs_new, np.abs(mean_new - m)))
-    new_m = np.where(first, mean_new, m + rate * step)
-    new_d = np.where(first, d, d + rate * (np.where(young, spread, np.minimum(spread, 2 * bound)) - d))
-    # The first folded period gives a mean but no spread yet: seed it from the series' scale.
-    new_d = np.where(first, a["scale"], new_d)
-    a[p + "mean"][done, slot] = new_m[done]
-    a[p + "dev"][done, slot] = new_d[done]
-    a[p + "periods"][done, slot] = seen[done] + 1
-    a[p + "acc_n"][done, slot] = 0
+def _kernel_params(p: DetectorParams) -> tuple[float, ...]:
+    """The parameters in the order kernel.run unpacks them."""
+    return tuple(float(v) for v in (
+        p.threshold, p.warmup, p.rel_floor, p.clip, p.level_alpha, p.scale_alpha, p.season_alpha, p.memory_alpha,
+        p.familiar_after, p.burst_alpha, p.burst_z, p.burst_level, p.season_z, p.season_level, p.range_z,
+        likelihood.RANGE_TOLERANCE, likelihood.RANGE_MIN_AGE, likelihood.RESCALE_BELOW,
+    ))

@@ -20,6 +20,7 @@ def rollup(scored: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=ROLLUP_COLUMNS)
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")  # hour and day boundaries in UTC whatever the machine's zone
+    con.execute("SET enable_progress_bar = false")  # it would draw on the run's stdout
     con.register("scored", scored[["timestamp", "service", "metric", "anomaly_score", "is_anomaly"]])
     hourly = con.execute("""
         SELECT date_trunc('hour', timestamp) AS period_start, service, metric,

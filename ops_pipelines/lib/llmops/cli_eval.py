@@ -12,8 +12,7 @@ import pandas as pd
 from ops_pipelines.lib.llmops.cost import load_prices
 from ops_pipelines.lib.llmops.format import load_templates
 from ops_pipelines.lib.llmops.scores import COLUMNS, ID_COLUMNS, score_traces
-
-from ops_pipelines.settings import ASSETS_DIR
+from ops_pipelines.settings import ASSETS_DIR, data_home
 
 ASSETS = ASSETS_DIR / "llmops"
 _PASSED_THROUGH = {*ID_COLUMNS, "latency_ms", "status"}
@@ -29,10 +28,11 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def llm_eval(input_path: Path | str, output_path: Path | str) -> int:
+def llm_eval(input_path: Path | str, output_path: Path | str, judge: bool = False) -> int:
     """Read rows with `question`, `context` (string or list), `answer`, optional `reference` (and any
     trace fields), write each row with the scores added; the raw answer is replaced by its redacted
-    form so no PII is written. Returns the number of rows written."""
+    form so no PII is written. `judge`: also ask the LLM judge configured by the OPS_LLM_JUDGE_*
+    environment variables (judge.py). Returns the number of rows written."""
     rows = [json.loads(line) for line in Path(input_path).read_text().splitlines() if line.strip()]
     frame = pd.DataFrame(rows)
     for col in ("question", "answer", "reference", "reference_answer", "context", "contexts", "model",
@@ -45,6 +45,12 @@ def llm_eval(input_path: Path | str, output_path: Path | str) -> int:
     frame["status"] = frame["status"].fillna("ok")
     scores = score_traces(frame, load_prices(ASSETS / "prices.json"), load_templates(ASSETS / "prompt_templates.json"))
     added = [c for c in COLUMNS if c not in _PASSED_THROUGH]
+    if judge:
+        from ops_pipelines.lib.llmops import judge as judging
+
+        config = judging.JudgeConfig.from_env(cache_dir=data_home() / "judge_cache")
+        scores = judging.merge_judged(scores, judging.judge_traces(frame, config))
+        added += [c for c in judging.COLUMNS if c != "trace_id"]
     with Path(output_path).open("w") as out:
         for row, (_, score) in zip(rows, scores[added].iterrows()):
             row.pop("answer", None)

@@ -65,13 +65,18 @@ def spend(quality: pd.DataFrame) -> float:
 MUST_NOT_WORSEN = ("toxicity_rate", "pii_rate", "groundedness", "relevance")
 
 
-def promotion_decisions(comparison: pd.DataFrame, rails: Guardrails) -> pd.DataFrame:
-    """Promote a candidate only when it beats the production version on hallucination rate with a
-    CI excluding zero and is not significantly worse on MUST_NOT_WORSEN; otherwise hold, with why.
-    (Guardrail breaches block before this runs: the guardrail check is blocking.)"""
+def promotion_decisions(comparison: pd.DataFrame, rails: Guardrails, breached: list[str] | None = None) -> pd.DataFrame:
+    """Promote a candidate only when it is within its guardrails (`breached` lists the day's
+    candidate breaches, as `breaches()` words them), beats the production version on hallucination
+    rate with a CI excluding zero and is not significantly worse on MUST_NOT_WORSEN; otherwise
+    block or hold, with why."""
     rows = []
     production = {v for v, r in rails.roles.items() if r == "production"}
     for candidate in sorted(v for v, r in rails.roles.items() if r == "candidate"):
+        mine = [b for b in breached or [] if b.startswith(f"{candidate} on ")]
+        if mine:
+            rows.append({"prompt_version": candidate, "decision": "blocked", "reason": "guardrail breach: " + "; ".join(mine)})
+            continue
         pairs = comparison[(comparison["version_a"].isin(production) & (comparison["version_b"] == candidate))
                            | (comparison["version_b"].isin(production) & (comparison["version_a"] == candidate))]
         if pairs.empty:

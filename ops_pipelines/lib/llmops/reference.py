@@ -1,10 +1,18 @@
-"""Reference-based scores (SQuAD-style normalisation): exact match, token F1, ROUGE-L F1."""
+"""Reference-based scores (SQuAD-style normalisation): exact match, token F1, ROUGE-L F1, and
+`semantic_similarity` (embedding cosine of answer and reference) when the `embeddings` extra is
+installed; without it semantic similarity is NaN (unknown, not 0: no method was run).
+"""
 
 from __future__ import annotations
 
 import re
 import string
 from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from ops_pipelines.lib.llmops import embeddings
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
@@ -53,3 +61,14 @@ def rouge_l(prediction: str, reference: str) -> float:
         return 0.0
     precision, recall = lcs / len(p), lcs / len(r)
     return 2 * precision * recall / (precision + recall)
+
+
+def semantic_similarity_many(predictions: Sequence[str | None], references: Sequence[str | None],
+                             method: str | None = None) -> np.ndarray:
+    """Cosine in [-1, 1] of each prediction's and reference's embedding (rounded to 4 decimals);
+    NaN where either is missing, and everywhere with method 'lexical' / without the extra."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions but {len(references)} references")
+    if (method or embeddings.method()) != "embeddings":
+        return np.full(len(predictions), np.nan)
+    return np.round(embeddings.pair_cosine(predictions, references), 4)

@@ -7,6 +7,9 @@ Thresholds:
   answer with one wrong fact scores about 0.5. Chosen on the sample world (sample-world test).
 - TOXIC_THRESHOLD = 0.5 (toxicity.py): the classifier's own decision point.
 Rows without an answer (status error/timeout) get null quality scores.
+Groundedness, relevance and semantic similarity are scored for the whole frame at once (one
+embedding call with the `embeddings` extra); `groundedness_method` says which method ran
+("embeddings" or "lexical", see groundedness.py); `semantic_similarity` is NaN without the extra.
 """
 
 from __future__ import annotations
@@ -16,19 +19,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ops_pipelines.lib.llmops import embeddings
 from ops_pipelines.lib.llmops.cost import Prices, cost_usd, fill_tokens
 from ops_pipelines.lib.llmops.format import Templates, format_valid
-from ops_pipelines.lib.llmops.groundedness import groundedness
+from ops_pipelines.lib.llmops.groundedness import groundedness_many
 from ops_pipelines.lib.llmops.pii import find_pii, redact
-from ops_pipelines.lib.llmops.reference import exact_match, rouge_l, token_f1
-from ops_pipelines.lib.llmops.relevance import is_refusal, relevance
+from ops_pipelines.lib.llmops.reference import (
+    exact_match,
+    rouge_l,
+    semantic_similarity_many,
+    token_f1,
+)
+from ops_pipelines.lib.llmops.relevance import is_refusal, relevance_many
 from ops_pipelines.lib.llmops.toxicity import TOXIC_THRESHOLD, toxicity_probs
 
 HALLUCINATION_THRESHOLD = 0.75
 ID_COLUMNS = ["trace_id", "timestamp", "app", "model", "prompt_template_id", "prompt_version"]
-COLUMNS = [*ID_COLUMNS, "groundedness", "hallucinated", "relevance", "refusal", "toxicity", "toxic",
-           "pii_found", "pii_kinds", "answer_redacted", "format_valid", "exact_match", "token_f1", "rouge_l",
-           "input_tokens", "output_tokens", "tokens_estimated", "cost_usd", "latency_ms", "status"]
+COLUMNS = [*ID_COLUMNS, "groundedness", "groundedness_method", "hallucinated", "relevance", "refusal", "toxicity",
+           "toxic", "pii_found", "pii_kinds", "answer_redacted", "format_valid", "exact_match", "token_f1", "rouge_l",
+           "semantic_similarity", "input_tokens", "output_tokens", "tokens_estimated", "cost_usd", "latency_ms",
+           "status"]
 
 
 def _text(value: Any) -> str | None:
@@ -44,8 +54,7 @@ def _contexts(value: Any) -> list[str]:
     return []
 
 
-def _row_scores(question: str | None, contexts: list[str], answer: str | None, reference: str | None,
-                schema: dict | None) -> dict[str, Any]:
+def _row_scores(answer: str | None, reference: str | None, schema: dict | None) -> dict[str, Any]:
     found = find_pii(answer)
     row: dict[str, Any] = {
         "pii_found": bool(found),
@@ -54,14 +63,32 @@ def _row_scores(question: str | None, contexts: list[str], answer: str | None, r
         "format_valid": format_valid(answer, schema),
     }
     if answer is None:
-        return {**row, "groundedness": np.nan, "relevance": np.nan, "refusal": pd.NA,
-                "exact_match": np.nan, "token_f1": np.nan, "rouge_l": np.nan}
+        return {**row, "refusal": pd.NA, "exact_match": np.nan, "token_f1": np.nan, "rouge_l": np.nan}
     ref = {"exact_match": np.nan, "token_f1": np.nan, "rouge_l": np.nan}
     if reference:
         ref = {"exact_match": exact_match(answer, reference), "token_f1": token_f1(answer, reference),
                "rouge_l": rouge_l(answer, reference)}
-    return {**row, **ref, "groundedness": groundedness(row["answer_redacted"], contexts),
-            "relevance": relevance(question, answer), "refusal": is_refusal(answer)}
+    return {**row, **ref, "refusal": is_refusal(answer)}
+
+
+def _batch_scores(questions: list[str | None], contexts: list[list[str]], answers: list[str | None],
+                  redacted: list[str | None], references: list[str | None]) -> dict[str, Any]:
+    """The model-backed scores of a whole frame in one pass each; NaN where there is no answer."""
+    method = embeddings.method()
+    rows = [i for i, a in enumerate(answers) if a is not None]
+
+    def spread(values: np.ndarray) -> np.ndarray:
+        out = np.full(len(answers), np.nan)
+        out[rows] = values
+        return out
+
+    def pick(xs: list) -> list:
+        return [xs[i] for i in rows]
+
+    return {"groundedness": spread(groundedness_many(pick(redacted), pick(contexts), method)),
+            "groundedness_method": [method if a is not None else None for a in answers],
+            "relevance": spread(relevance_many(pick(questions), pick(answers), method)),
+            "semantic_similarity": spread(semantic_similarity_many(pick(answers), pick(references), method))}
 
 
 def score_traces(traces: pd.DataFrame, prices: Prices, templates: Templates) -> pd.DataFrame:
@@ -74,14 +101,18 @@ def score_traces(traces: pd.DataFrame, prices: Prices, templates: Templates) -> 
         if col not in traces:
             traces[col] = None
     answers = traces["answer"].map(_text)
+    questions, contexts = traces["question"].map(_text).tolist(), traces["contexts"].map(_contexts).tolist()
+    references = traces["reference_answer"].map(_text).tolist()
     per_row = pd.DataFrame([
-        _row_scores(_text(q), _contexts(c), a, _text(r), templates.get(t) if isinstance(t, str) else None)
-        for q, c, a, r, t in zip(traces["question"], traces["contexts"], answers, traces["reference_answer"],
-                                 traces["prompt_template_id"])
+        _row_scores(a, r, templates.get(t) if isinstance(t, str) else None)
+        for a, r, t in zip(answers, references, traces["prompt_template_id"])
     ], index=traces.index)
+    batch = _batch_scores(questions, contexts, answers.tolist(), per_row["answer_redacted"].tolist(), references)
     out = traces[ID_COLUMNS].copy()
     for col in per_row:
         out[col] = per_row[col]
+    for col, values in batch.items():
+        out[col] = values
     has_answer = answers.notna()
     refusal = out["refusal"].astype("boolean")
     out["refusal"] = refusal

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from functools import lru_cache
 
-STOPWORDS = frozenset("""
+
+def words(text: str) -> list[str]:
+    """Whitespace-separated words of a literal word list (keeps long lists readable)."""
+    return text.split()
+
+
+STOPWORDS = frozenset(words("""
 a about above after again against all am an and any are as at be because been before being below
 between both but by can could did do does doing down during each few for from further had has have
 having he her here hers herself him himself his how i if in into is it its itself just me more most
@@ -13,7 +20,7 @@ my myself no nor not of off on once only or other our ours ourselves out over ow
 some such than that the their theirs them themselves then there these they this those through to too
 under until up very was we were what when where which while who whom why will with would you your
 yours yourself yourselves also may might must shall s t don isn aren wasn weren let us get got
-""".split())
+"""))
 # `not`, `no`, `only` are stopwords for overlap; negation is too rare in these data to model lexically.
 
 NUMBER_WORDS = {
@@ -46,9 +53,7 @@ def clauses(sentence: str) -> list[str]:
 @lru_cache(maxsize=200_000)
 def stem(word: str) -> str:
     """Crude suffix stripping (returned/returns/return -> return); enough to match inflections."""
-    w = word.lower()
-    if w.endswith("'s"):
-        w = w[:-2]
+    w = word.lower().removesuffix("'s")
     if len(w) <= 4:
         return w
     for suffix in _SUFFIXES:
@@ -101,7 +106,7 @@ def entities(text: str) -> set[str]:
     found = set()
     for sent in sentences(text):
         toks = raw_tokens(sent)
-        for prev, tok in zip(toks, toks[1:]):
+        for _, tok in itertools.pairwise(toks):
             if tok[0].isupper() and tok.lower() not in STOPWORDS and not tok.startswith("I'") and tok != "I":
                 found.add(stem(tok.lower()))
     return found

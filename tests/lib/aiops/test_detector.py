@@ -199,13 +199,16 @@ def test_chunks_with_state_on_disk_equal_one_pass_with_every_channel_active(tmp_
 
 
 def test_forgetting_folds_its_running_scale_into_the_counts_without_changing_rates():
-    a = likelihood.empty_arrays(2)
-    a["point_count"][:] = 3.0
-    a["memory_scale"][:] = [1.005e-150, 0.5]
-    before = a["point_count"] * a["memory_scale"][:, None] * (1 - 0.01)
-    likelihood._decay(a, np.array([True, True]), 0.01)
-    assert a["memory_scale"][0] == 1.0 and a["memory_scale"][1] == 0.5 * 0.99
-    assert np.allclose(a["point_count"] * a["memory_scale"][:, None], before, rtol=1e-12)
+    times, values = seasonal_series(days=2)
+    _, state = score(times[:1500], values[:1500, None], DetectorState.empty(["s"]))  # a day is known
+    alpha = DetectorParams().memory_alpha
+    state.arrays["point_count"][:] = 3.0
+    state.arrays["memory_scale"][:] = 1.0002e-150  # one more learning point takes it below the floor
+    before = state.arrays["point_count"] * state.arrays["memory_scale"][:, None] * (1 - alpha)
+    scores, after = score(times[1500:1501], values[1500:1501, None], state)
+    assert scores[0, 0] < 0.5  # an ordinary point: it learns no new level
+    assert after.arrays["memory_scale"][0] == 1.0
+    assert np.allclose(after.arrays["point_count"] * after.arrays["memory_scale"][:, None], before, rtol=1e-12)
 
 
 def test_a_state_written_before_the_calibration_layer_still_loads(tmp_path):

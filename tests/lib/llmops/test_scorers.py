@@ -3,7 +3,12 @@ import math
 import pandas as pd
 import pytest
 
-from ops_pipelines.lib.llmops.cost import cost_usd, estimate_tokens, fill_tokens, price_at
+from ops_pipelines.lib.llmops.cost import (
+    cost_usd,
+    estimate_tokens,
+    fill_tokens,
+    price_at,
+)
 from ops_pipelines.lib.llmops.format import format_valid
 from ops_pipelines.lib.llmops.groundedness import groundedness
 from ops_pipelines.lib.llmops.pii import find_pii, iban_valid, luhn_valid, redact

@@ -1,0 +1,106 @@
+"""Daily drift report per monitored model, and the retraining decision the sensor acts on."""
+
+import dagster as dg
+
+from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.lib.mlops.config import load_models
+from ops_pipelines.resources.mlops_config import MLOpsConfig
+
+ASSET = "drift_report"
+# Every source asset a configured model reads: adding a model with a new source adds the edge.
+SOURCES = sorted({spec.source for spec in load_models()})
+
+
+@dg.asset(
+    name=ASSET,
+    partitions_def=daily_partitions,
+    group_name="mlops",
+    kinds={"evidently", "pandas"},
+    deps=[*SOURCES, dg.AssetDep(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
+)
+def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLOpsConfig):
+    """Per model: feature drift of the day against the champion's training dataset version (Evidently
+    methods and defaults, computed fast), prediction and label drift, the champion's performance on the
+    day's labels, the HTML report, and whether to retrain (one run key per drift event)."""
+    import json
+
+    import pandas as pd
+
+    from ops_pipelines.lib.mlops.drift import save_drift_report
+    from ops_pipelines.lib.mlops.monitoring import load_champion, monitor_model
+
+    day = context.partition_key
+    day_ts = pd.Timestamp(day)
+    yesterday = (day_ts - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    previous = mlops_config.read(ASSET, [yesterday])
+    previous_by_model = {r["model"]: r for r in previous.to_dict("records")} if len(previous) else {}
+    client, store = mlops_config.mlflow_client(), mlops_config.datasets()
+    report_dir = mlops_config.reports_dir() / "drift" / day
+    rows, metadata = [], {}
+    for spec in mlops_config.models():
+        current = mlops_config.read(spec.source, [day])
+        champion = load_champion(client, spec)
+        reference = store.load(spec.name, champion.dataset_version) if champion else None
+        window = [(day_ts - pd.Timedelta(days=i)).strftime("%Y-%m-%d") for i in range(spec.training.window_days)]
+        overlapping = incident_ids_on(incidents, day_ts)
+        result, drift = monitor_model(spec, day_ts, current, champion, reference, previous_by_model.get(spec.name),
+                                      len(mlops_config.available_days(spec.source, window)), overlapping)
+        prefix = spec.name
+        if drift is not None:
+            html = save_drift_report(reference, current, list(spec.drift_columns), report_dir / f"{spec.name}.html",
+                                     categorical=[c for c in spec.drift_columns if c in spec.categorical])
+            metadata[f"{prefix}/report"] = dg.MetadataValue.path(str(html))
+            metadata[f"{prefix}/drift_share"] = float(drift.drift_share)
+            for name, col in drift.columns.items():
+                metadata[f"{prefix}/{name}/score"] = float(col.score)
+                metadata[f"{prefix}/{name}/threshold"] = float(col.threshold)
+                metadata[f"{prefix}/{name}/drifted"] = bool(col.drifted)
+            metadata[f"{prefix}/columns"] = dg.MetadataValue.md(drift_table(drift))
+        if result.performance is not None:
+            metadata[f"{prefix}/{spec.drift.performance_metric}"] = float(result.performance)
+        metadata[f"{prefix}/dataset_drift"] = bool(result.dataset_drift)
+        metadata[f"{prefix}/retrain_key"] = result.retrain_key
+        metadata[f"{prefix}/retrain_reason"] = result.retrain_reason
+        metadata[f"{prefix}/window_start"] = result.window_start or ""
+        metadata[f"{prefix}/incidents"] = ",".join(result.incidents)
+        if result.note:
+            metadata[f"{prefix}/note"] = result.note
+        row = result.to_dict()
+        row["drifted_columns"] = json.dumps(row["drifted_columns"])
+        row["incidents"] = json.dumps(row["incidents"])
+        row["columns"] = json.dumps(drift.to_dict()["columns"]) if drift is not None else "{}"
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    metadata["summary"] = dg.MetadataValue.md(summary_table(out))
+    metadata["models_drifted"] = int(out["dataset_drift"].sum())
+    metadata["retraining_requested"] = int((out["retrain_key"] != "").sum())
+    return dg.Output(out, metadata={"dagster/row_count": len(out), **metadata})
+
+
+def incident_ids_on(incidents, day_ts) -> list[str]:
+    """Incidents whose window overlaps the day (the incidents partition holds those that ended in it)."""
+    import pandas as pd
+
+    if incidents is None or not len(incidents):
+        return []
+    start = day_ts.tz_localize("UTC")
+    hit = (incidents["start"] < start + pd.Timedelta(days=1)) & (incidents["end"] >= start)
+    return sorted(incidents.loc[hit, "incident_id"].astype(str).unique())
+
+
+def drift_table(drift) -> str:
+    lines = ["| column | method | score | threshold | drifted |", "|---|---|---|---|---|"]
+    for name, col in drift.columns.items():
+        lines.append(f"| {name} | {col.method} | {col.score:.4g} | {col.threshold:.4g} | {'yes' if col.drifted else 'no'} |")
+    return "\n".join(lines)
+
+
+def summary_table(out) -> str:
+    lines = ["| model | champion | drift share | drifted | performance | retrain |", "|---|---|---|---|---|---|"]
+    for r in out.to_dict("records"):
+        share = "-" if r["drift_share"] != r["drift_share"] else f"{r['drift_share']:.2f}"
+        perf = "-" if r["performance"] is None or r["performance"] != r["performance"] else f"{r['performance']:.3f}"
+        champion = "-" if r["champion_version"] is None or r["champion_version"] != r["champion_version"] else f"v{int(r['champion_version'])}"
+        lines.append(f"| {r['model']} | {champion} | {share} | {'yes' if r['dataset_drift'] else 'no'} | {perf} | "
+                     f"{r['retrain_reason'] or r['note'] or '-'} |")
+    return "\n".join(lines)

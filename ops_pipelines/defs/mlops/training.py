@@ -1,0 +1,145 @@
+"""Retraining, one (as-of day, model) partition at a time: dataset version -> gates -> candidate ->
+evaluation against the champion -> alias decision. The retraining sensor launches it."""
+
+import dagster as dg
+
+from ops_pipelines.defs.mlops.drift import SOURCES
+from ops_pipelines.defs.partitions import training_partitions
+from ops_pipelines.resources.mlops_config import MLOpsConfig
+
+CHECKS = ("dataset_meets_expectations", "features_are_finite", "schema_matches")
+TRAINING_ASSETS = ("training_dataset", "candidate_model", "model_evaluation")
+
+
+def _partition(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    key = context.partition_key.keys_by_dimension
+    return key["date"], key["model"]
+
+
+@dg.asset(
+    partitions_def=training_partitions,
+    group_name="mlops",
+    kinds={"parquet"},
+    deps=[*SOURCES, "incidents"],
+    check_specs=[dg.AssetCheckSpec(name, asset="training_dataset", blocking=True) for name in CHECKS],
+)
+def training_dataset(context: dg.AssetExecutionContext, mlops_config: MLOpsConfig):
+    """An immutable, content-addressed dataset version for one model: the training window's rows (from
+    the run's `ops/window_start` tag, else the model's window), minus rows inside AIOps incident windows,
+    with lineage; validated by the model's Great Expectations suite before anything trains on it."""
+    import json
+
+    import pandas as pd
+
+    from ops_pipelines.lib.mlops.selection import select_training_rows
+    from ops_pipelines.lib.mlops.training import code_version
+    from ops_pipelines.lib.mlops.validation import validate_dataset
+
+    day, model = _partition(context)
+    spec = mlops_config.spec(model)
+    end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
+    default_start = (end - pd.Timedelta(days=spec.training.window_days)).strftime("%Y-%m-%d")
+    start = pd.Timestamp(context.run.tags.get("ops/window_start") or default_start, tz="UTC")
+    days = [d.strftime("%Y-%m-%d") for d in pd.date_range(start, end - pd.Timedelta(days=1), freq="D")]
+    found = mlops_config.available_days(spec.source, days)
+    # Incidents that end the day after the window still cover its last minutes.
+    incident_days = days + [end.strftime("%Y-%m-%d")]
+    incidents = mlops_config.read("incidents", incident_days)
+    selection = select_training_rows(mlops_config.read(spec.source, found), spec, start, end, incidents)
+    validation = validate_dataset(selection.rows, spec)
+    lineage = {
+        **selection.to_lineage(),
+        "created_at": day,
+        "upstream_partitions": {spec.source: found, "incidents": mlops_config.available_days("incidents", incident_days)},
+        "validation": {"passed": validation.passed, "failures": validation.failures()},
+        "code_version": code_version(spec),
+        "run_id": context.run.run_id,
+        "trigger": context.run.tags.get("ops/trigger", "manual"),
+    }
+    version = mlops_config.datasets().write(model, selection.rows, lineage)
+    context.log.info(f"{model}: dataset version {version.version} ({version.rows} rows), excluded {selection.excluded}")
+    yield dg.Output(
+        pd.DataFrame([{"model": model, "version": version.version, "path": str(version.path), "rows": version.rows,
+                       "validation_passed": validation.passed}]),
+        metadata={
+            "dataset_version": version.version,
+            "dagster/row_count": version.rows,
+            "path": dg.MetadataValue.path(str(version.path)),
+            "window_start": start.isoformat(),
+            "window_end": end.isoformat(),
+            "upstream_partitions": dg.MetadataValue.json(lineage["upstream_partitions"]),
+            "excluded_rows": dg.MetadataValue.json(selection.excluded),
+            "excluded_incidents": ",".join(selection.incident_ids),
+            "schema": dg.MetadataValue.json(version.lineage["schema"]),
+            "code_version": lineage["code_version"],
+        },
+    )
+    checks = validation.to_metadata()
+    yield dg.AssetCheckResult(check_name="dataset_meets_expectations", passed=not any(
+        not e["success"] for e in validation.expectations), metadata={**checks, "failures": json.dumps(validation.failures())})
+    yield dg.AssetCheckResult(check_name="features_are_finite", passed=all(
+        share <= validation.non_finite_limits.get(k, 0.0) for k, share in validation.non_finite_share.items()),
+        metadata={f"non_finite_share/{k}": float(v) for k, v in validation.non_finite_share.items()})
+    yield dg.AssetCheckResult(check_name="schema_matches", passed=not validation.schema_problems,
+                              metadata={"problems": "; ".join(validation.schema_problems) or "none"})
+
+
+@dg.asset(partitions_def=training_partitions, group_name="mlops", kinds={"mlflow", "sklearn"})
+def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_config: MLOpsConfig):
+    """The configured pipeline trained on the dataset version, logged to MLflow (params, metrics, dataset
+    input, skops model) and registered as a new version of the model."""
+    import pandas as pd
+
+    from ops_pipelines.lib.mlops.selection import split_holdout
+    from ops_pipelines.lib.mlops.training import train_candidate
+
+    day, model = _partition(context)
+    spec, store = mlops_config.spec(model), mlops_config.datasets()
+    version = store.get(model, str(training_dataset["version"].iloc[0]))
+    if not version.lineage["validation"]["passed"]:  # the blocking checks stop the run first; never train on it
+        raise dg.Failure(f"dataset version {version.version} failed validation: {version.lineage['validation']['failures']}")
+    train, holdout = split_holdout(store.load(model, version.version), spec)
+    tags = {"ops.trigger": context.run.tags.get("ops/trigger", "manual"), "ops.as_of": day,
+            "ops.drift_event": context.run.tags.get("ops/drift_event", ""),
+            "ops.incidents_excluded": ",".join(version.lineage.get("incident_ids", [])),
+            "ops.dagster_run_id": context.run.run_id}
+    candidate = train_candidate(spec, version, train, holdout, client=mlops_config.mlflow_client(), tags=tags)
+    return dg.Output(
+        pd.DataFrame([{"model": model, "registered_name": spec.registered_name, "version": candidate.version,
+                       "run_id": candidate.run_id, "dataset_version": version.version, **candidate.metrics}]),
+        metadata={"registered_model": spec.registered_name, "model_version": candidate.version, "mlflow_run_id": candidate.run_id,
+                  "dataset_version": version.version, "train_rows": len(train), "holdout_rows": len(holdout),
+                  **{k: float(v) for k, v in candidate.metrics.items()}},
+    )
+
+
+@dg.asset(partitions_def=training_partitions, group_name="mlops", kinds={"mlflow"})
+def model_evaluation(context: dg.AssetExecutionContext, candidate_model, training_dataset, mlops_config: MLOpsConfig):
+    """Candidate vs champion on the same window (the dataset's holdout, later than the candidate's
+    training rows), overall and per slice; the `champion` alias moves only when the gate passes,
+    otherwise the candidate becomes `challenger`. Decision and reason go to metadata and MLflow tags."""
+    import pandas as pd
+
+    from ops_pipelines.lib.mlops.evaluation import apply_decision, compare
+    from ops_pipelines.lib.mlops.registry import champion_version, load_version
+    from ops_pipelines.lib.mlops.selection import split_holdout
+
+    day, model = _partition(context)
+    spec, store, client = mlops_config.spec(model), mlops_config.datasets(), mlops_config.mlflow_client()
+    _, holdout = split_holdout(store.load(model, str(training_dataset["version"].iloc[0])), spec)
+    version = int(candidate_model["version"].iloc[0])
+    current = champion_version(client, spec.registered_name)
+    champion = load_version(client, spec.registered_name, int(current.version)) if current is not None else None
+    evaluation = compare(spec, load_version(client, spec.registered_name, version), champion, holdout,
+                         champion_version=int(current.version) if current is not None else None)
+    decision = apply_decision(client, spec, version, evaluation)
+    context.log.info(f"{model} v{version}: {decision}: {evaluation.reason}")
+    return dg.Output(
+        pd.DataFrame([{"model": model, "as_of": day, "candidate_version": version,
+                       "champion_version": int(current.version) if current is not None else None,
+                       "decision": decision, "reason": evaluation.reason,
+                       "candidate_metric": evaluation.candidate_metric, "champion_metric": evaluation.champion_metric}]),
+        metadata={"decision": decision, "reason": evaluation.reason, "candidate_version": version,
+                  "previous_champion": int(current.version) if current is not None else 0,
+                  **evaluation.to_metadata()},
+    )

@@ -1,0 +1,53 @@
+"""The daily ops health report: one page across AIOps, MLOps and LLMOps, in the UI and as HTML."""
+
+import dagster as dg
+
+from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.resources.mlops_config import MLOpsConfig
+
+
+class HealthReportConfig(dg.Config):
+    """Where the report files go; empty means `<data home>/reports` (the folder `ops-pipelines status` reads)."""
+
+    reports_dir: str = ""
+
+
+def health_inputs(day: str, incidents, alert_noise_report, anomaly_rollups, llm_quality_daily, prompt_version_comparison,
+                  prompt_promotion, mlops_sections: list[dict] | None = None):
+    """The report's inputs from the asset tables. `mlops_sections` is where MLOps plugs in: one dict
+    per monitored model with the keys in `health_report.MLOPS_KEYS`; None renders "no MLOps data"."""
+    from ops_pipelines.lib.platform.health_report import HealthInputs
+
+    noise = alert_noise_report.iloc[-1].to_dict() if len(alert_noise_report) else {}
+    return HealthInputs(day=day, incidents=incidents, noise=noise, llm_quality=llm_quality_daily,
+                        prompt_comparison=prompt_version_comparison, prompt_promotion=prompt_promotion,
+                        anomaly_rollups=anomaly_rollups, mlops=mlops_sections)
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="platform", kinds={"html"})
+def ops_health_report(context: dg.AssetExecutionContext, config: HealthReportConfig, incidents, alert_noise_report,
+                      anomaly_rollups, llm_quality_daily, prompt_version_comparison, prompt_promotion, drift_report,
+                      mlops_config: MLOpsConfig):
+    """The day on one page: incidents with root cause and suggested action, alert-noise compression,
+    model drift and retraining, LLM quality and cost, prompt promotions. Open the HTML file (plots,
+    works offline) from the path below, or run `ops-pipelines status`."""
+    from pathlib import Path
+
+    from ops_pipelines import settings
+    from ops_pipelines.lib.mlops.monitoring import health_sections
+    from ops_pipelines.lib.platform.health_report import headline, write_report
+
+    # Retraining runs after the day's drift report (the sensor launches them), so the report shows
+    # the latest decision recorded up to this day.
+    evaluations = mlops_config.read_training_outputs("model_evaluation", until=context.partition_key)
+    inputs = health_inputs(context.partition_key, incidents, alert_noise_report, anomaly_rollups, llm_quality_daily,
+                           prompt_version_comparison, prompt_promotion,
+                           mlops_sections=health_sections(drift_report, evaluations) if len(drift_report) else None)
+    reports_dir = Path(config.reports_dir) if config.reports_dir else settings.data_home() / "reports"
+    md_path, html_path, markdown = write_report(reports_dir, inputs)
+    return dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.md(markdown),
+        "html_path": dg.MetadataValue.path(str(html_path)),
+        "markdown_path": dg.MetadataValue.path(str(md_path)),
+        **headline(inputs),
+    })

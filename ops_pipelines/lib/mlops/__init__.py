@@ -1,0 +1,1 @@
+"""MLOps domain logic: model specs, dataset versions, validation, drift, training and registry."""

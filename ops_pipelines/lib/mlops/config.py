@@ -1,0 +1,133 @@
+"""Monitored models from config (`assets/mlops/models.json`): adding a model is an entry, not code."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ops_pipelines.settings import ASSETS_DIR
+
+MODELS_FILE = ASSETS_DIR / "mlops" / "models.json"
+MODELS_ENV = "OPS_PIPELINES_MODELS"  # another models file (read when the code location loads)
+SUITES_DIR = ASSETS_DIR / "mlops" / "expectations"
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    window_days: int = 5  # days of data a (re)training uses, ending at the as-of day
+    holdout_share: float = 0.25  # the latest share of the window, by time, held out for evaluation
+    min_rows: int = 5000
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    columns: tuple[str, ...] | None = None  # None: every feature
+    drift_share: float = 0.5  # dataset drift when at least this share of columns drifted
+    performance_metric: str = "roc_auc"
+    max_performance_drop: float = 0.05  # decay trigger: champion metric below its validation value by this
+
+
+@dataclass(frozen=True)
+class PromotionSpec:
+    metric: str = "roc_auc"
+    min_improvement: float = 0.0  # candidate - champion must be at least this on the shared window
+    max_slice_drop: float = 0.05  # and no slice may lose more than this
+    slices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class IncidentExclusion:
+    services: tuple[str, ...] | None = None  # None: incidents of any service
+    padding_minutes: int = 15
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    source: str  # asset whose daily partitions feed the model
+    time_column: str
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    target: str
+    estimator_class: str
+    estimator_params: dict[str, Any] = field(default_factory=dict)
+    training: TrainingSpec = TrainingSpec()
+    drift: DriftSpec = DriftSpec()
+    promotion: PromotionSpec = PromotionSpec()
+    exclude_incidents: IncidentExclusion | None = None
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+    @property
+    def drift_columns(self) -> tuple[str, ...]:
+        return self.drift.columns or self.features
+
+    @property
+    def registered_name(self) -> str:
+        return f"ops_pipelines.{self.name}"
+
+    def build_pipeline(self):
+        """An unfitted sklearn Pipeline: impute + scale numbers, one-hot categories, the estimator."""
+        from sklearn.compose import ColumnTransformer
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import Pipeline, make_pipeline
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        module_name, _, class_name = self.estimator_class.rpartition(".")
+        estimator = getattr(importlib.import_module(module_name), class_name)(**self.estimator_params)
+        pre = ColumnTransformer([
+            ("num", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), list(self.numeric)),
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), list(self.categorical)),
+        ])
+        return Pipeline([("features", pre), ("model", estimator)])
+
+
+def _spec(raw: dict[str, Any]) -> ModelSpec:
+    estimator = raw["estimator"]
+    if not str(estimator["class"]).startswith("sklearn."):
+        raise ValueError(f"model {raw['name']!r}: estimator must be a scikit-learn class, got {estimator['class']!r}")
+    drift = dict(raw.get("drift") or {})
+    if drift.get("columns") is not None:
+        drift["columns"] = tuple(drift["columns"])
+    promotion = dict(raw.get("promotion") or {})
+    promotion["slices"] = tuple(promotion.get("slices") or ())
+    exclusion = raw.get("exclude_incidents")
+    if exclusion is not None:
+        services = exclusion.get("services", "*")
+        exclusion = IncidentExclusion(None if services == "*" else tuple(services), int(exclusion.get("padding_minutes", 15)))
+    return ModelSpec(
+        name=raw["name"], description=raw.get("description", ""), source=raw["source"],
+        time_column=raw.get("time_column", "timestamp"),
+        numeric=tuple(raw["features"].get("numeric", [])), categorical=tuple(raw["features"].get("categorical", [])),
+        target=raw["target"], estimator_class=estimator["class"], estimator_params=dict(estimator.get("params", {})),
+        training=TrainingSpec(**(raw.get("training") or {})), drift=DriftSpec(**drift),
+        promotion=PromotionSpec(**promotion), exclude_incidents=exclusion,
+    )
+
+
+def models_file() -> Path:
+    return Path(os.environ.get(MODELS_ENV) or MODELS_FILE)
+
+
+def load_models(path: Path | str | None = None) -> list[ModelSpec]:
+    """Every configured model (default: $OPS_PIPELINES_MODELS or the sample world's); names must be unique."""
+    path = models_file() if path is None else path
+    specs = [_spec(raw) for raw in json.loads(Path(path).read_text())["models"]]
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate model names in {path}: {names}")
+    return specs
+
+
+def model_spec(name: str, path: Path | str | None = None) -> ModelSpec:
+    for spec in load_models(path):
+        if spec.name == name:
+            return spec
+    raise KeyError(f"no model {name!r} in {path}")

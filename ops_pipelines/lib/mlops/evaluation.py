@@ -1,0 +1,179 @@
+"""Candidate vs champion on the same later window, overall and per slice, and the promotion gate.
+
+`delta` is always the candidate's improvement (positive = candidate better), so for log_loss it is
+champion - candidate. Slices with fewer than MIN_SLICE_ROWS rows, or where the metric is undefined
+(roc_auc and average_precision need both classes), are listed with a `skipped` reason and do
+not gate: a handful of rows would let noise block or pass a promotion.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ops_pipelines.lib.mlops.config import ModelSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+MIN_SLICE_ROWS = 100
+HIGHER_IS_BETTER = {"roc_auc": True, "average_precision": True, "accuracy": True, "log_loss": False}
+MISSING = "<missing>"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metric: str
+    rows: int
+    candidate_metric: float
+    champion_metric: float | None  # None: no champion yet
+    delta: float | None  # candidate improvement over the champion
+    slices: list[dict[str, Any]] = field(default_factory=list)
+    passed: bool = False
+    reason: str = ""
+    champion_version: int | None = None  # the champion compared against, when the caller knows it
+
+    def to_metadata(self) -> dict[str, float | int | str | bool]:
+        """Flat values for Dagster metadata and registry tags (no None, no nesting)."""
+        out: dict[str, float | int | str | bool] = {
+            "metric": self.metric, "rows": self.rows, "candidate_metric": self.candidate_metric,
+            "passed": self.passed, "reason": self.reason,
+            "slices_compared": sum(1 for s in self.slices if not s["skipped"]),
+            "slices_skipped": sum(1 for s in self.slices if s["skipped"]),
+        }
+        if self.champion_metric is not None:
+            out["champion_metric"] = self.champion_metric
+        if self.delta is not None:
+            out["delta"] = self.delta
+        if self.champion_version is not None:
+            out["champion_version"] = self.champion_version
+        compared = [s for s in self.slices if s["delta"] is not None]
+        if compared:
+            worst = min(compared, key=lambda s: s["delta"])
+            out["worst_slice"] = f"{worst['column']}={worst['value']}"
+            out["worst_slice_delta"] = worst["delta"]
+        return out
+
+
+def metric_value(metric: str, y, p) -> float:
+    """`metric` of scores `p` against labels `y`; NaN when undefined (one class for ranking metrics)."""
+    import numpy as np
+    from sklearn import metrics
+
+    if metric not in HIGHER_IS_BETTER:
+        raise ValueError(f"unknown promotion metric {metric!r}; one of {sorted(HIGHER_IS_BETTER)}")
+    if len(y) == 0:
+        return float("nan")
+    if metric in ("roc_auc", "average_precision") and len(np.unique(y)) < 2:
+        return float("nan")
+    if metric == "roc_auc":
+        return float(metrics.roc_auc_score(y, p))
+    if metric == "average_precision":
+        return float(metrics.average_precision_score(y, p))
+    if metric == "log_loss":
+        return float(metrics.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]))
+    return float(metrics.accuracy_score(y, (p >= 0.5).astype(int)))
+
+
+def _improvement(metric: str, candidate: float, champion: float) -> float:
+    return candidate - champion if HIGHER_IS_BETTER[metric] else champion - candidate
+
+
+def _slice_rows(spec: ModelSpec, window: pd.DataFrame, y, p_cand, p_champ) -> list[dict[str, Any]]:
+    metric, out = spec.promotion.metric, []
+    for column in spec.promotion.slices:
+        if column not in window.columns:
+            raise ValueError(f"slice column {column!r} is not in the evaluation window")
+        keys = window[column].astype(object).where(window[column].notna(), MISSING).astype(str).to_numpy()
+        for value in sorted(set(keys)):
+            mask = keys == value
+            cand = metric_value(metric, y[mask], p_cand[mask])
+            champ = metric_value(metric, y[mask], p_champ[mask]) if p_champ is not None else None
+            skipped = ""
+            if mask.sum() < MIN_SLICE_ROWS:
+                skipped = f"fewer than {MIN_SLICE_ROWS} rows"
+            elif not math.isfinite(cand) or (champ is not None and not math.isfinite(champ)):
+                skipped = f"{metric} undefined (one class)"
+            delta = _improvement(metric, cand, champ) if champ is not None and not skipped else None
+            out.append({"column": column, "value": value, "rows": int(mask.sum()), "candidate": cand,
+                        "champion": champ, "delta": delta, "skipped": skipped})
+    return out
+
+
+def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, window: pd.DataFrame, *,
+            champion_version: int | None = None) -> Evaluation:
+    """Score both models on the same `window` (rows later than the candidate's training rows) and gate."""
+    import pandas as pd
+
+    from ops_pipelines.lib.mlops.training import check_frame
+
+    check_frame(window, spec, "evaluation window")
+    promo, metric = spec.promotion, spec.promotion.metric
+    X = window[list(spec.features)]
+    y = pd.to_numeric(window[spec.target]).astype(int).to_numpy()
+    p_cand = candidate_model.predict_proba(X)[:, 1]
+    p_champ = champion_model.predict_proba(X)[:, 1] if champion_model is not None else None
+    cand = metric_value(metric, y, p_cand)
+    slices = _slice_rows(spec, window, y, p_cand, p_champ)
+    base = {"metric": metric, "rows": len(y), "candidate_metric": cand, "slices": slices,
+            "champion_version": champion_version}
+    if p_champ is None:
+        ok = math.isfinite(cand)
+        reason = (f"No champion yet: the candidate becomes the first champion with {metric} {cand:.4f} on {len(y)} rows."
+                  if ok else f"No champion yet, but the candidate's {metric} is undefined on {len(y)} rows: not promoted.")
+        return Evaluation(**base, champion_metric=None, delta=None, passed=ok, reason=reason)
+
+    champ = metric_value(metric, y, p_champ)
+    if not (math.isfinite(cand) and math.isfinite(champ)):
+        return Evaluation(**base, champion_metric=champ, delta=None, passed=False,
+                          reason=f"{metric} is undefined on this window of {len(y)} rows (one class): keeping the champion.")
+    delta = _improvement(metric, cand, champ)
+    dropped = [s for s in slices if s["delta"] is not None and -s["delta"] > promo.max_slice_drop]
+    vs = f"{metric} {cand:.4f} vs champion {champ:.4f} (change {delta:+.4f}) on {len(y)} rows"
+    if delta < promo.min_improvement:
+        passed, reason = False, f"Rejected: {vs}; needs at least {promo.min_improvement:+.4f}."
+    elif dropped:
+        worst = min(dropped, key=lambda s: s["delta"])
+        passed = False
+        reason = (f"Rejected: {vs}, but {len(dropped)} slice(s) lose more than {promo.max_slice_drop:.4f}; "
+                  f"worst {worst['column']}={worst['value']} ({worst['delta']:+.4f} on {worst['rows']} rows).")
+    else:
+        passed, reason = True, f"Promoted: {vs}; no slice loses more than {promo.max_slice_drop:.4f}."
+    return Evaluation(**base, champion_metric=champ, delta=delta, passed=passed, reason=reason)
+
+
+def apply_decision(client: MlflowClient, spec: ModelSpec, candidate_version: int, evaluation: Evaluation) -> str:
+    """Move `champion` to the candidate when the gate passed, else make it `challenger`; tag the why."""
+    from ops_pipelines.lib.mlops.registry import (
+        CHALLENGER,
+        CHAMPION,
+        champion_version,
+        set_alias,
+        version_by_alias,
+    )
+
+    name, version = spec.registered_name, str(candidate_version)
+    current = champion_version(client, name)
+    if evaluation.champion_version is not None and (current is None or int(current.version) != evaluation.champion_version):
+        raise RuntimeError(f"champion of {name} changed since the evaluation (compared with "
+                           f"v{evaluation.champion_version}, now {current.version if current else 'none'}): re-evaluate")
+    previous = str(current.version) if current is not None else "none"
+    decision = "promoted" if evaluation.passed else "rejected"
+    tags = {"ops.decision": decision, "ops.decision_reason": evaluation.reason, "ops.compared_with": previous,
+            "ops.evaluation": json.dumps(evaluation.to_metadata(), sort_keys=True, default=str)}
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+    if evaluation.passed:
+        set_alias(client, name, CHAMPION, version)
+        if previous not in ("none", version):
+            # The old champion keeps its version number and artifacts; note who replaced it.
+            client.set_model_version_tag(name, previous, "ops.replaced_by", version)
+        challenger = version_by_alias(client, name, CHALLENGER)
+        if challenger is not None and str(challenger.version) == version:
+            client.delete_registered_model_alias(name, CHALLENGER)
+    else:
+        set_alias(client, name, CHALLENGER, version)
+    return decision

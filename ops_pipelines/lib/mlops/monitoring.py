@@ -1,0 +1,183 @@
+"""Daily model monitoring: drift of the day against the champion's training data, the champion's
+performance on the day's labels, and the retraining decision (with a run key per drift event).
+
+A drift event starts on the first flagged day after an unflagged one (for the same champion) and
+lasts while the days stay flagged; the run key names the model, the champion version and the
+event's first day, so a sensor launches one retraining per event however often it looks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from ops_pipelines.lib.mlops.config import ModelSpec
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: int
+    dataset_version: str
+    model: Any  # fitted sklearn pipeline
+    holdout_metric: float  # its promotion metric on its own holdout at training time
+
+
+@dataclass
+class ModelDay:
+    """What the drift report says about one model on one day."""
+
+    model: str
+    day: str
+    rows: int
+    champion_version: int | None = None
+    dataset_version: str | None = None
+    dataset_drift: bool = False
+    drift_share: float = math.nan
+    drifted_columns: list[str] = field(default_factory=list)
+    prediction_drift: bool | None = None
+    label_drift: bool | None = None
+    performance: float | None = None  # champion metric on the day's labeled rows
+    baseline_performance: float | None = None
+    performance_decay: bool = False
+    streak_start: str | None = None
+    retrain_reason: str = ""  # "", "bootstrap", "drift", "performance_decay"
+    retrain_key: str = ""
+    window_start: str | None = None  # first day a retraining for this event should use
+    incidents: list[str] = field(default_factory=list)  # incidents overlapping the day
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def metric_value(metric: str, y_true: pd.Series, score: pd.Series) -> float | None:
+    """The named metric, or None when the window cannot define it (one class only, empty)."""
+    from sklearn import metrics as m
+
+    if len(y_true) == 0 or y_true.nunique() < 2:
+        return None
+    if metric == "roc_auc":
+        return float(m.roc_auc_score(y_true, score))
+    if metric == "average_precision":
+        return float(m.average_precision_score(y_true, score))
+    if metric == "log_loss":
+        return float(m.log_loss(y_true, score))
+    if metric == "accuracy":
+        return float(m.accuracy_score(y_true, score >= 0.5))
+    raise ValueError(f"unknown metric {metric!r}")
+
+
+def predict_scores(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> pd.Series:
+    return pd.Series(model.predict_proba(frame[list(spec.features)])[:, 1], index=frame.index, name="prediction")
+
+
+def decide(spec: ModelSpec, day: pd.Timestamp, result: ModelDay, previous: dict[str, Any] | None,
+           days_available: int) -> ModelDay:
+    """Fill in the retraining decision from the day's verdicts and yesterday's record."""
+    iso = day.strftime("%Y-%m-%d")
+    if result.champion_version is None:
+        if days_available >= spec.training.window_days:
+            result.retrain_reason = "bootstrap"
+            result.window_start = (day - pd.Timedelta(days=spec.training.window_days - 1)).strftime("%Y-%m-%d")
+            result.retrain_key = f"{spec.name}:bootstrap:{iso}"
+        else:
+            result.note = f"no champion yet: {days_available} of {spec.training.window_days} days of data"
+        return result
+    if not (result.dataset_drift or result.performance_decay):
+        return result
+    same_event = (previous is not None and previous.get("champion_version") == result.champion_version
+                  and bool(previous.get("retrain_reason")) and previous.get("streak_start"))
+    result.streak_start = str(previous["streak_start"]) if same_event else iso
+    result.retrain_reason = "drift" if result.dataset_drift else "performance_decay"
+    # After a shift the old data describes a world that is gone: retrain on data since the event began.
+    result.window_start = result.streak_start
+    result.retrain_key = f"{spec.name}:v{result.champion_version}:{result.streak_start}"
+    return result
+
+
+def performance_decay(spec: ModelSpec, performance: float | None, baseline: float | None) -> bool:
+    if performance is None or baseline is None or not math.isfinite(baseline):
+        return False
+    higher_is_better = spec.drift.performance_metric != "log_loss"
+    drop = (baseline - performance) if higher_is_better else (performance - baseline)
+    return drop > spec.drift.max_performance_drop
+
+
+def load_champion(client: Any, spec: ModelSpec) -> Champion | None:
+    """The model version behind the `champion` alias, with its dataset version and holdout metric."""
+    from ops_pipelines.lib.mlops.registry import (
+        champion_version,
+        dataset_version_of,
+        load_version,
+    )
+
+    found = champion_version(client, spec.registered_name)
+    if found is None:
+        return None
+    version = int(found.version)
+    metrics = client.get_run(found.run_id).data.metrics
+    return Champion(
+        version=version,
+        dataset_version=dataset_version_of(client, spec.registered_name, version),
+        model=load_version(client, spec.registered_name, version),
+        holdout_metric=float(metrics.get(f"holdout_{spec.drift.performance_metric}", math.nan)),
+    )
+
+
+def monitor_model(spec: ModelSpec, day: pd.Timestamp, current: pd.DataFrame, champion: Champion | None,
+                  reference: pd.DataFrame | None, previous: dict[str, Any] | None, days_available: int,
+                  incidents: list[str]) -> tuple[ModelDay, Any]:
+    """One model's day: feature, prediction and label drift against the champion's training data,
+    champion performance on the day's labels, and the retraining decision. Returns (ModelDay, DriftResult|None)."""
+    from ops_pipelines.lib.mlops.drift import compute_drift, label_drift
+
+    result = ModelDay(model=spec.name, day=day.strftime("%Y-%m-%d"), rows=len(current), incidents=incidents)
+    drift = None
+    if champion is not None and reference is not None and len(current):
+        result.champion_version, result.dataset_version = champion.version, champion.dataset_version
+        categorical = [c for c in spec.drift_columns if c in spec.categorical]
+        drift = compute_drift(reference, current, list(spec.drift_columns), categorical=categorical,
+                              drift_share=spec.drift.drift_share)
+        result.dataset_drift, result.drift_share = drift.dataset_drift, drift.drift_share
+        result.drifted_columns = [name for name, col in drift.columns.items() if col.drifted]
+        ref_pred, cur_pred = predict_scores(champion.model, reference, spec), predict_scores(champion.model, current, spec)
+        result.prediction_drift = compute_drift(ref_pred.to_frame(), cur_pred.to_frame(), ["prediction"]).dataset_drift
+        target = spec.target
+        if current[target].notna().any():
+            result.label_drift = label_drift(reference[target], current[target]).drifted
+            result.performance = metric_value(spec.drift.performance_metric, current[target], cur_pred)
+        result.baseline_performance = champion.holdout_metric
+        result.performance_decay = performance_decay(spec, result.performance, champion.holdout_metric)
+    elif not len(current):
+        result.note = f"no rows of {spec.source} for the day"
+    return decide(spec, day, result, previous, days_available), drift
+
+
+def health_sections(drift: pd.DataFrame, evaluations: pd.DataFrame) -> list[dict[str, Any]]:
+    """One health-report section per model: the day's drift verdict and champion performance, the
+    retraining it asked for, and the latest retraining decision recorded (as of the day)."""
+    import json
+
+    sections = []
+    for row in drift.to_dict("records"):
+        mine = evaluations[evaluations["model"] == row["model"]].sort_values("as_of") if len(evaluations) else evaluations
+        last = mine.iloc[-1].to_dict() if len(mine) else None
+        if row.get("champion_version") is None or row["champion_version"] != row["champion_version"]:
+            verdict = "no champion yet"
+        else:
+            verdict = "drift" if row["dataset_drift"] else "no drift"
+        decision = (f"v{int(last['candidate_version'])} {last['decision']} (as of {last['as_of']})" if last else "none yet")
+        requested = f"requested: {row['retrain_reason']}" if row.get("retrain_reason") else "none requested"
+        sections.append({
+            "model": row["model"], "drift_verdict": verdict,
+            "drifted_share": None if row["drift_share"] != row["drift_share"] else float(row["drift_share"]),
+            "top_drifted_columns": ", ".join(json.loads(row.get("drifted_columns") or "[]")[:5]),
+            "retraining_decision": decision,
+            "retraining_reason": f"{requested}; {last['reason']}" if last else requested,
+            "champion_version": None if verdict == "no champion yet" else int(row["champion_version"]),
+            "champion_metric": "roc_auc", "champion_value": row.get("performance"),
+        })
+    return sections

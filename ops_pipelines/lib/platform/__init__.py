@@ -1,0 +1,1 @@
+"""Platform logic without Dagster: our own runs as telemetry, run-failure alerts."""

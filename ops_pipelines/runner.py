@@ -1,0 +1,92 @@
+"""Drive a Dagster instance the way production does: a daemon process dequeues runs and ticks
+sensors; runs are submitted to the instance's queue (as the nightly schedule would submit them)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+CODE_LOCATION = ["-m", "ops_pipelines.definitions"]
+FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
+
+
+def dagster_bin(name: str) -> str:
+    # The same environment as this interpreter, whether or not it is on PATH.
+    return str(Path(sys.executable).parent / name)
+
+
+def start_process(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    """A child in its own process group, so stopping it also stops the run workers it started."""
+    out = open(log, "ab") if log else None  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+
+def start_daemon(env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+    return start_process([dagster_bin("dagster-daemon"), "run", *CODE_LOCATION], env, log)
+
+
+def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, str]) -> str:
+    """Submit a partition run to the instance's run queue; the daemon launches it. Returns the run id."""
+    run_id = str(uuid.uuid4())
+    all_tags = {"dagster/partition": partition, **tags}
+    done = subprocess.run(
+        [dagster_bin("dagster"), "job", "launch", *CODE_LOCATION, "-j", job, "--run-id", run_id, "--tags", json.dumps(all_tags)],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"could not submit {job} for {partition}: {done.stderr.strip()[-2000:]}")
+    return run_id
+
+
+def wait_for(predicate, timeout: float, what: str, alive: subprocess.Popen | None = None, poll: float = 0.5) -> Any:
+    """Poll until `predicate()` returns something truthy; fail clearly on timeout or a dead daemon."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        if alive is not None and alive.poll() is not None:
+            raise RuntimeError(f"the Dagster daemon exited (code {alive.returncode}) while waiting for {what}")
+        time.sleep(poll)
+    raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def run_status(instance, run_id: str) -> str | None:
+    run = instance.get_run_by_id(run_id)
+    return run.status.value if run is not None else None
+
+
+def sensor_cursor(instance, sensor_name: str) -> str | None:
+    for state in instance.all_instigator_state():
+        if state.name == sensor_name and state.instigator_data is not None:
+            return getattr(state.instigator_data, "cursor", None)
+    return None
+
+
+def active_runs(instance, job_name: str) -> list:
+    import dagster as dg
+
+    active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    return instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=active))

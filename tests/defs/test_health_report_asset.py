@@ -1,0 +1,70 @@
+"""ops_health_report as Dagster runs it: files in the reports folder, Markdown and headline numbers as metadata."""
+
+import dagster as dg
+import pandas as pd
+
+from ops_pipelines.defs.platform.health import HealthReportConfig, ops_health_report
+from ops_pipelines.io.parquet import write_parquet_atomic
+from ops_pipelines.resources.mlops_config import MLOpsConfig
+from tests.lib.platform.test_health_report import DAY, make_inputs
+
+
+def upstream():
+    inputs = make_inputs()
+    return {"incidents": inputs.incidents, "alert_noise_report": pd.DataFrame([inputs.noise]),
+                "anomaly_rollups": inputs.anomaly_rollups, "llm_quality_daily": inputs.llm_quality,
+                "prompt_version_comparison": inputs.prompt_comparison, "prompt_promotion": inputs.prompt_promotion,
+                "drift_report": pd.DataFrame()}
+
+
+def mlops(tmp_path) -> MLOpsConfig:
+    return MLOpsConfig(home=str(tmp_path / "home"), storage_dir=str(tmp_path / "storage"))
+
+
+def test_the_asset_writes_both_files_and_reports_the_markdown_and_headline(tmp_path):
+    context = dg.build_asset_context(partition_key=DAY)
+    result = ops_health_report(context, config=HealthReportConfig(reports_dir=str(tmp_path)), **upstream(),
+                               mlops_config=mlops(tmp_path))
+    meta = result.metadata
+    html_path, md_path = tmp_path / f"ops_health_{DAY}.html", tmp_path / f"ops_health_{DAY}.md"
+    assert meta["html_path"].value == str(html_path) and html_path.read_text().count("<img ") == 4
+    assert meta["report"].value == md_path.read_text()
+    assert "Roll back the cart deploy" in meta["report"].value
+    assert meta["incidents"] == 2 and meta["anomalous_points"] == 181 and meta["prompt_promotions"] == 1
+
+
+def test_the_report_is_in_the_platform_group_downstream_of_every_domain():
+    from ops_pipelines.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    node = graph.get(dg.AssetKey("ops_health_report"))
+    assert node.group_name == "platform" and node.partitions_def is not None
+    parents = {k.to_user_string() for k in node.parent_keys}
+    assert {"incidents", "alert_noise_report", "llm_quality_daily", "prompt_promotion", "drift_report"} <= parents
+    assert "ops_health_report" in {k.to_user_string() for k in defs.resolve_job_def("daily_job").asset_layer.executable_asset_keys}
+
+
+def test_empty_upstream_tables_still_give_a_report(tmp_path):
+    empty = {k: pd.DataFrame() for k in upstream()}
+    context = dg.build_asset_context(partition_key=DAY)
+    result = ops_health_report(context, config=HealthReportConfig(reports_dir=str(tmp_path)), **empty,
+                               mlops_config=mlops(tmp_path))
+    assert "Section unavailable" in result.metadata["report"].value  # incidents without columns say so
+    assert result.metadata["incidents"] == 0
+
+
+def test_the_report_shows_each_models_drift_and_its_latest_retraining_decision(tmp_path):
+    drift = pd.DataFrame([{"model": "ctr_logreg", "champion_version": 1.0, "dataset_drift": True, "drift_share": 0.29,
+                           "drifted_columns": '["price", "category"]', "retrain_reason": "drift", "performance": 0.61}])
+    config = mlops(tmp_path)
+    # A retraining decided before the day (kept) and one after it (not yet known on the day).
+    for as_of, version, decision in (("2026-03-01", 2, "promoted"), ("2099-01-01", 3, "rejected")):
+        write_parquet_atomic(pd.DataFrame([{"model": "ctr_logreg", "as_of": as_of, "candidate_version": version,
+                                            "decision": decision, "reason": f"reason {version}"}]),
+                             tmp_path / "storage" / "model_evaluation" / f"{as_of}|ctr_logreg.parquet")
+    context = dg.build_asset_context(partition_key=DAY)
+    result = ops_health_report(context, config=HealthReportConfig(reports_dir=str(tmp_path)),
+                               **{**upstream(), "drift_report": drift}, mlops_config=config)
+    report = result.metadata["report"].value
+    assert "ctr_logreg" in report and "price, category" in report
+    assert "v2 promoted" in report and "v3" not in report

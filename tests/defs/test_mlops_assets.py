@@ -1,0 +1,163 @@
+"""The MLOps loop through Dagster: drift report -> retraining sensor -> retraining job -> registry.
+
+A small world of click events: two quiet days, then a shift in prices, categories and click
+behaviour. A real MLflow SQLite store, real GX suites and drift statistics, the real sensor.
+"""
+
+import io
+import json
+from pathlib import Path
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from ops_pipelines.defs.mlops.drift import drift_report
+from ops_pipelines.defs.mlops.retraining import retraining_sensor
+from ops_pipelines.defs.mlops.training import (
+    candidate_model,
+    model_evaluation,
+    training_dataset,
+)
+from ops_pipelines.io.parquet import (
+    ParquetIOManager,
+    partition_path,
+    write_parquet_atomic,
+)
+from ops_pipelines.lib.mlops.cli_mlops import list_datasets, reproduce
+from ops_pipelines.resources.mlops_config import MLOpsConfig
+from ops_pipelines.settings import ASSETS_DIR
+
+DAYS = ["2026-03-02", "2026-03-03", "2026-03-04"]
+MODEL = "ctr_logreg"
+SEGMENTS = ["bargain_hunter", "premium", "casual", "new_user"]
+
+
+def events(day: str, seed: int, shifted: bool, n: int = 6000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    ts = pd.Timestamp(day, tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 86_400_000, n)), unit="ms")
+    cats = ["electronics", "books", "home", "smart-home", "gaming"] if shifted else ["electronics", "books", "home"]
+    frame = pd.DataFrame({
+        "event_id": [f"ev-{day}-{i}" for i in range(n)], "timestamp": ts, "user_id": [f"u{i % 500}" for i in range(n)],
+        "item_id": [f"I{i % 900}" for i in range(n)], "category": rng.choice(cats, n),
+        "price": np.round(rng.lognormal(3.5 if shifted else 3.0, 0.6, n), 2),
+        "user_segment": rng.choice(SEGMENTS, n), "device": rng.choice(["mobile", "desktop", "tablet"], n),
+        "country": rng.choice(["DE", "FR", "NL"], n), "position": rng.integers(1, 21, n).astype("int32"),
+        "item_popularity": np.round(rng.random(n), 4),
+    })
+    sign = -1.0 if shifted else 1.0  # after the shift, popularity stops predicting clicks and price flips
+    logit = -1.5 - 0.4 * np.log(frame["position"]) + sign * 2.0 * frame["item_popularity"] - sign * 0.8 * np.log(frame["price"] / 30)
+    frame["clicked"] = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype("int8")
+    return frame
+
+
+@pytest.fixture
+def world(tmp_path):
+    storage = tmp_path / "storage"
+    for i, day in enumerate(DAYS):
+        write_parquet_atomic(events(day, i, shifted=i == 2), partition_path(storage, "model_events", day))
+    # One incident on the shift day: its rows must not be trained on.
+    incidents = pd.DataFrame({"incident_id": ["INC-9"], "start": [pd.Timestamp("2026-03-04T06:00Z")],
+                              "end": [pd.Timestamp("2026-03-04T07:00Z")], "affected_services": [["recommendations"]]})
+    write_parquet_atomic(incidents, partition_path(storage, "incidents", DAYS[2]))
+    for day in DAYS[:2]:
+        write_parquet_atomic(incidents.iloc[:0], partition_path(storage, "incidents", day))
+    models = json.loads((ASSETS_DIR / "mlops" / "models.json").read_text())
+    spec = next(m for m in models["models"] if m["name"] == MODEL)
+    spec["training"] = {"window_days": 2, "holdout_share": 0.25, "min_rows": 1000}
+    (tmp_path / "models.json").write_text(json.dumps({"models": [spec]}))
+    config = MLOpsConfig(models_path=str(tmp_path / "models.json"), home=str(tmp_path / "home"), storage_dir=str(storage))
+    return {"mlops_config": config, "io_manager": ParquetIOManager(base_dir=str(storage)), "storage": storage}
+
+
+def drift_day(world, day, instance):
+    # `incidents` is read from storage, as the real upstream partition would be.
+    return dg.materialize(
+        [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
+        partition_key=day, instance=instance, resources={k: world[k] for k in ("mlops_config", "io_manager")},
+        selection=[drift_report],
+    )
+
+
+def retrain(request, instance, world):
+    return dg.materialize(
+        [training_dataset, candidate_model, model_evaluation], partition_key=request.partition_key, instance=instance,
+        tags=request.tags, resources={k: world[k] for k in ("mlops_config", "io_manager")}, raise_on_error=False,
+    )
+
+
+def sensor_requests(instance, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor)
+    result = retraining_sensor(context)
+    requests = [] if isinstance(result, dg.SkipReason) else list(result)
+    return requests, context.cursor
+
+
+def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_excluded(world):
+    with dg.instance_for_test() as instance:
+        assert drift_day(world, DAYS[0], instance).success
+        requests, cursor = sensor_requests(instance)
+        assert requests == []  # one day of data, the window needs two
+        assert drift_day(world, DAYS[1], instance).success
+        requests, cursor = sensor_requests(instance, cursor)
+        assert [r.run_key for r in requests] == [f"{MODEL}:bootstrap:{DAYS[1]}"]
+        assert retrain(requests[0], instance, world).success
+        client = world["mlops_config"].mlflow_client()
+        name = world["mlops_config"].spec(MODEL).registered_name
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+
+        # The shift day: drift against the champion's training data, one request for the event.
+        shift = drift_day(world, DAYS[2], instance)
+        meta = shift.asset_materializations_for_node("drift_report")[0].metadata
+        assert meta[f"{MODEL}/dataset_drift"].value is True
+        assert meta[f"{MODEL}/incidents"].value == "INC-9"
+        requests, cursor = sensor_requests(instance, cursor)
+        assert [r.run_key for r in requests] == [f"{MODEL}:v1:{DAYS[2]}"]
+        assert requests[0].tags["ops/window_start"] == DAYS[2]
+        assert requests[0].tags["ops/incidents_in_drift_window"] == "INC-9"
+        # Re-running the day's report asks for the same event again: the run key makes it one run.
+        drift_day(world, DAYS[2], instance)
+        again, _ = sensor_requests(instance, cursor)
+        assert [r.run_key for r in again] == [requests[0].run_key]
+
+        result = retrain(requests[0], instance, world)
+        assert result.success
+        dataset_meta = result.asset_materializations_for_node("training_dataset")[0].metadata
+        excluded = dataset_meta["excluded_rows"].value
+        assert excluded.get("incident_window", 0) > 0 and dataset_meta["excluded_incidents"].value == "INC-9"
+        store = world["mlops_config"].datasets()
+        version = store.get(MODEL, dataset_meta["dataset_version"].value)
+        assert version.lineage["incident_ids"] == ["INC-9"]
+        rows = store.load(MODEL, version.version)
+        inside = (rows["timestamp"] >= pd.Timestamp("2026-03-04T05:45Z")) & (rows["timestamp"] <= pd.Timestamp("2026-03-04T07:15Z"))
+        assert not inside.any() and rows["timestamp"].min() >= pd.Timestamp(DAYS[2], tz="UTC")
+        decision = result.asset_materializations_for_node("model_evaluation")[0].metadata["decision"].value
+        mv = client.get_model_version(name, "2")
+        assert mv.tags["ops.decision"] == decision and mv.tags["ops.decision_reason"]
+        # The new world is unlike the old one: the candidate trained on it wins on the later window.
+        assert decision == "promoted"
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
+
+    # What a user runs: list the versions, and retrain v2 from its recorded dataset version.
+    home, out = Path(world["mlops_config"].home), io.StringIO()
+    list_datasets(home, MODEL, out)
+    assert version.version in out.getvalue() and "INC-9" in out.getvalue()
+    assert reproduce(home, MODEL, 2, out) == 0 and "ctr_logreg v2: reproduced" in out.getvalue()
+
+
+def test_a_dataset_failing_a_blocking_expectation_never_reaches_training_or_the_registry(world):
+    bad = events(DAYS[1], 1, shifted=False)
+    bad.loc[bad.index[:2000], "device"] = "smart-fridge"  # not a device the suite knows
+    write_parquet_atomic(bad, partition_path(world["storage"], "model_events", DAYS[1]))
+    with dg.instance_for_test() as instance:
+        request = dg.RunRequest(partition_key=dg.MultiPartitionKey({"date": DAYS[1], "model": MODEL}),
+                                tags={"ops/trigger": "bootstrap", "ops/window_start": DAYS[0]})
+        result = retrain(request, instance, world)
+        assert not result.success
+        checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+        assert checks["dataset_meets_expectations"] is False
+        assert result.asset_materializations_for_node("candidate_model") == []
+        client = world["mlops_config"].mlflow_client()
+        name = world["mlops_config"].spec(MODEL).registered_name
+        assert client.search_model_versions(f"name='{name}'") == []
