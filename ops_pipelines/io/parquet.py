@@ -1,11 +1,11 @@
 """Parquet per asset and partition, written atomically so re-runs are byte-identical."""
 
 
-import os
-import tempfile
 from pathlib import Path
 
 import dagster as dg
+
+from ops_pipelines.lib.files import atomic_write
 
 
 def write_parquet_atomic(frame, path: Path) -> None:
@@ -13,18 +13,8 @@ def write_parquet_atomic(frame, path: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda fh: pq.write_table(table, fh, compression="zstd"))
 
 
 def partition_path(base_dir: str | Path, asset: str, partition: str | None) -> Path:

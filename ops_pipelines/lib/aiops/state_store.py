@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 import io
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ops_pipelines.lib.aiops.detector import DetectorState
+from ops_pipelines.lib.files import atomic_write
 
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same state gives the same bytes
 
 
 def write_zip_atomic(path: Path, members: dict[str, bytes]) -> None:
     """Write a zip of `members` (sorted, fixed timestamps) via a temp file and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
+    def write(fh) -> None:
+        with zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as zf:
             for name, data in sorted(members.items()):
                 zf.writestr(zipfile.ZipInfo(name, date_time=_EPOCH), data, compress_type=zipfile.ZIP_DEFLATED)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(path, write)
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

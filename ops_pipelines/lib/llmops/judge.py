@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.llmops.pii import redact
 
 log = logging.getLogger(__name__)
@@ -255,16 +255,8 @@ def _read_cache(path: Path | None) -> dict[str, Any] | None:
 
 def _write_cache(path: Path, key: str, config: JudgeConfig, result: dict[str, Any]) -> None:
     """Atomic (temp file + rename) and deterministic: sorted keys, no timestamps, no secrets."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {"key": key, "model": config.model, "prompt_version": JUDGE_PROMPT_VERSION, **result}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(json.dumps(record, sort_keys=True, indent=1) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(record, sort_keys=True, indent=1) + "\n")
 
 
 def _judge_one(config: JudgeConfig, key: str, messages: list[dict[str, str]]) -> dict[str, Any]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ops_pipelines.lib.files import atomic_write, atomic_write_text
 
 VERSION_CHARS = 16
 
@@ -46,19 +46,6 @@ def content_version(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:VERSION_CHARS]
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class DatasetStore:
     """Writes, reads and lists dataset versions under one root folder."""
 
@@ -86,10 +73,9 @@ class DatasetStore:
             "rows": len(frame),
             "schema": {f.name: str(f.type) for f in table.schema},
         }
-        _atomic_write(folder / "data.parquet", lambda fh: pq.write_table(table, fh, compression="zstd"))
+        atomic_write(folder / "data.parquet", lambda fh: pq.write_table(table, fh, compression="zstd"))
         # The manifest goes last: its presence marks a complete version.
-        _atomic_write(folder / "manifest.json",
-                      lambda fh: fh.write(json.dumps(manifest, indent=1, sort_keys=True, default=str).encode()))
+        atomic_write_text(folder / "manifest.json", json.dumps(manifest, indent=1, sort_keys=True, default=str))
         return self.get(model, version)
 
     def get(self, model: str, version: str) -> DatasetVersion:

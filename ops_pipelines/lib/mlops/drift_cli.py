@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.mlops.drift import DriftResult, compute_drift, save_drift_report
 
 if TYPE_CHECKING:
@@ -43,15 +42,7 @@ def split_names(text: str | None) -> list[str] | None:
 
 def write_json_atomic(payload: dict, path: Path) -> None:
     """Same input -> same bytes; readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(json.dumps(payload, indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps(payload, indent=2, allow_nan=False) + "\n")
 
 
 def run_drift_files(

@@ -12,13 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.platform import health_plots as charts
 
 REPORT_PREFIX = "ops_health_"
@@ -357,28 +356,12 @@ def report_path(reports_dir: Path, day: str, suffix: str) -> Path:
     return Path(reports_dir) / f"{REPORT_PREFIX}{dt.date.fromisoformat(day).isoformat()}{suffix}"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Temp file in the same folder, fsync, rename: readers never see half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is for whoever can read the data dir
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_report(reports_dir: Path, inputs: HealthInputs) -> tuple[Path, Path, str]:
     """Write `ops_health_<day>.md` and `.html`; returns (markdown path, html path, markdown)."""
     markdown = render_markdown(inputs)
     md_path, html_path = report_path(reports_dir, inputs.day, ".md"), report_path(reports_dir, inputs.day, ".html")
-    write_atomic(html_path, render_html(inputs))
-    write_atomic(md_path, markdown)
+    atomic_write_text(html_path, render_html(inputs))
+    atomic_write_text(md_path, markdown)
     return md_path, html_path, markdown
 
 
