@@ -286,7 +286,8 @@ def test_retraining_sensor_shows_the_tick_that_launched_a_run(ui, artifacts):
     assert requested.first.get_by_role("img", name="run_success").count() == 1
     # Every other tick requested nothing (the drift reports before the bootstrap day and after it).
     assert ui.locator("tr", has_text="1 run requested").count() == 1 and ui.locator("tr", has_text="0 runs requested").count() >= 1
-    ui.screenshot(path=str(artifacts / "retraining_sensor_ticks.png"), full_page=True)
+    requested.first.scroll_into_view_if_needed()  # the tick table scrolls inside the page: full_page would miss it
+    ui.screenshot(path=str(artifacts / "retraining_sensor_ticks.png"))
     # The same tick from the GraphQL API: one tick launched this run, every other one skipped.
     selector = f'{{repositoryLocationName: "{ui.demo.location}", repositoryName: "__repository__", sensorName: "retraining_sensor"}}'
     state = graphql(ui.demo.base, f"{{ sensorOrError(sensorSelector: {selector}) {{ ... on Sensor {{ sensorState {{ "
@@ -316,4 +317,5 @@ def test_asset_graph_shows_the_mlops_assets_and_drift_report_its_summary(ui, art
     assert f"{stored.performance:.3f}" in cells and ("yes" if stored.dataset_drift else "no") in cells, cells
     columns = ui.locator("tr", has=ui.get_by_text(f"{MODEL}/columns", exact=True)).first.inner_text()
     assert all(column in columns for column in json.loads(stored["columns"])), columns
-    ui.screenshot(path=str(artifacts / "drift_report_asset.png"), full_page=True)
+    summary.scroll_into_view_if_needed()
+    ui.screenshot(path=str(artifacts / "drift_report_asset.png"))
