@@ -3,7 +3,11 @@
 `delta` is always the candidate's improvement (positive = candidate better), so for log_loss it is
 champion - candidate. Slices with fewer than MIN_SLICE_ROWS rows, or where the metric is undefined
 (roc_auc and average_precision need both classes), are listed with a `skipped` reason and do
-not gate: a handful of rows would let noise block or pass a promotion.
+not gate: a handful of rows would let noise block or pass a promotion. For the same reason a slice
+blocks a promotion only when it loses more than `max_slice_drop` with 95% confidence: a slice of a
+few hundred rows moves ROC-AUC by several points between two samples of the same world, so its
+loss is judged by the upper bound of a paired bootstrap interval of the candidate's improvement
+(SLICE_BOOTSTRAP resamples of the slice's rows, seeded).
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 MIN_SLICE_ROWS = 100
+SLICE_BOOTSTRAP = 200
+SEED = 0
 HIGHER_IS_BETTER = {"roc_auc": True, "average_precision": True, "accuracy": True, "log_loss": False}
 MISSING = "<missing>"
 
@@ -82,6 +88,21 @@ def _improvement(metric: str, candidate: float, champion: float) -> float:
     return candidate - champion if HIGHER_IS_BETTER[metric] else champion - candidate
 
 
+def improvement_upper_bound(metric: str, y, p_cand, p_champ, resamples: int = SLICE_BOOTSTRAP) -> float:
+    """95% one-sided upper bound of the candidate's improvement over the champion on these rows
+    (paired bootstrap: both models scored on the same resampled rows)."""
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    deltas = []
+    for _ in range(resamples):
+        idx = rng.integers(0, len(y), len(y))
+        cand, champ = metric_value(metric, y[idx], p_cand[idx]), metric_value(metric, y[idx], p_champ[idx])
+        if math.isfinite(cand) and math.isfinite(champ):
+            deltas.append(_improvement(metric, cand, champ))
+    return float(np.quantile(deltas, 0.95)) if deltas else math.nan
+
+
 def _slice_rows(spec: ModelSpec, window: pd.DataFrame, y, p_cand, p_champ) -> list[dict[str, Any]]:
     metric, out = spec.promotion.metric, []
     for column in spec.promotion.slices:
@@ -98,8 +119,11 @@ def _slice_rows(spec: ModelSpec, window: pd.DataFrame, y, p_cand, p_champ) -> li
             elif not math.isfinite(cand) or (champ is not None and not math.isfinite(champ)):
                 skipped = f"{metric} undefined (one class)"
             delta = _improvement(metric, cand, champ) if champ is not None and not skipped else None
+            # Only a slice that seems to lose too much pays for the bootstrap.
+            upper = (improvement_upper_bound(metric, y[mask], p_cand[mask], p_champ[mask])
+                     if delta is not None and -delta > spec.promotion.max_slice_drop else None)
             out.append({"column": column, "value": value, "rows": int(mask.sum()), "candidate": cand,
-                        "champion": champ, "delta": delta, "skipped": skipped})
+                        "champion": champ, "delta": delta, "delta_upper_95": upper, "skipped": skipped})
     return out
 
 
@@ -131,17 +155,22 @@ def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, w
         return Evaluation(**base, champion_metric=champ, delta=None, passed=False,
                           reason=f"{metric} is undefined on this window of {len(y)} rows (one class): keeping the champion.")
     delta = _improvement(metric, cand, champ)
-    dropped = [s for s in slices if s["delta"] is not None and -s["delta"] > promo.max_slice_drop]
+    # A slice blocks when even the optimistic end of its interval loses more than max_slice_drop.
+    dropped = [s for s in slices if s["delta_upper_95"] is not None and -s["delta_upper_95"] > promo.max_slice_drop]
     vs = f"{metric} {cand:.4f} vs champion {champ:.4f} (change {delta:+.4f}) on {len(y)} rows"
     if delta < promo.min_improvement:
         passed, reason = False, f"Rejected: {vs}; needs at least {promo.min_improvement:+.4f}."
     elif dropped:
         worst = min(dropped, key=lambda s: s["delta"])
         passed = False
-        reason = (f"Rejected: {vs}, but {len(dropped)} slice(s) lose more than {promo.max_slice_drop:.4f}; "
-                  f"worst {worst['column']}={worst['value']} ({worst['delta']:+.4f} on {worst['rows']} rows).")
+        reason = (f"Rejected: {vs}, but {len(dropped)} slice(s) lose more than {promo.max_slice_drop:.4f} "
+                  f"(95% confidence); worst {worst['column']}={worst['value']} ({worst['delta']:+.4f} on {worst['rows']} rows).")
     else:
-        passed, reason = True, f"Promoted: {vs}; no slice loses more than {promo.max_slice_drop:.4f}."
+        noisy = [s for s in slices if s["delta_upper_95"] is not None and s not in dropped]
+        note = (f" ({len(noisy)} slice(s) drop more, but within sampling noise: worst "
+                f"{min(noisy, key=lambda s: s['delta'])['column']}={min(noisy, key=lambda s: s['delta'])['value']})"
+                if noisy else "")
+        passed, reason = True, f"Promoted: {vs}; no slice loses more than {promo.max_slice_drop:.4f} with 95% confidence{note}."
     return Evaluation(**base, champion_metric=champ, delta=delta, passed=passed, reason=reason)
 
 
