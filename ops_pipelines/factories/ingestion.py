@@ -27,10 +27,11 @@ def ingestion_asset(kind: str, group: str, description: str) -> dg.AssetsDefinit
     @dg.multi_asset(
         name=f"ingest_{name}",
         outs={
-            name: dg.AssetOut(description=description, group_name=group, kinds={"pandas", "parquet"}),
+            name: dg.AssetOut(description=description, group_name=group, owners=[f"team:{group}"], kinds={"pandas", "parquet"}),
             quarantine: dg.AssetOut(
                 description=f"Rows of `{name}` that could not be used: source file, line, reason, detail, raw row.",
                 group_name=group,
+                owners=[f"team:{group}"],
                 kinds={"pandas", "parquet"},
             ),
         },

@@ -11,7 +11,7 @@ ASSET = "metric_anomalies"
 @dg.asset(
     name=ASSET,
     partitions_def=daily_partitions,
-    group_name="aiops",
+    group_name="aiops", owners=["team:aiops"],
     kinds={"pandas", "parquet"},
     # The previous day's detector state is an input: Dagster runs the days in order.
     deps=[dg.AssetDep(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],

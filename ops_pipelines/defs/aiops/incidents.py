@@ -9,7 +9,7 @@ from ops_pipelines.resources.aiops_config import AIOpsConfig
 TWO_DAYS = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="aiops", kinds={"pandas", "parquet"})
+@dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas", "parquet"})
 def anomaly_rollups(metric_anomalies):
     """Per service, metric and hour (and per day): points, anomalies, max and mean score, first and
     last anomalous time. The place to see which signals were noisy when."""
@@ -26,7 +26,7 @@ def anomaly_rollups(metric_anomalies):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="aiops",
+    group_name="aiops", owners=["team:aiops"],
     kinds={"pandas", "parquet"},
     ins={
         "metric_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS),
@@ -51,7 +51,7 @@ def incidents(context: dg.AssetExecutionContext, metric_anomalies, log_anomalies
     })
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="aiops", kinds={"pandas"})
+@dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas"})
 def alert_noise_report(metric_anomalies, log_anomalies, incidents):
     """How much noise the correlation removes: anomalous points -> alerts (one per series episode,
     single-point blips suppressed) -> incidents, with the compression ratio plotted over time."""

@@ -14,14 +14,19 @@ _PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 @dg.asset(
     name=TEMPLATES,
     partitions_def=daily_partitions,
-    group_name="aiops",
+    group_name="aiops", owners=["team:aiops"],
     kinds={"pandas", "parquet"},
     deps=[dg.AssetDep(TEMPLATES, partition_mapping=_PREVIOUS_DAY)],
 )
 def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):
     """The log templates seen this day (variable fields masked), with ids that stay the same from
     day to day: text, level, services, line count and when each template was first seen."""
-    from ops_pipelines.lib.aiops.log_templates import daily_templates, load_miner, mine_logs, save_miner
+    from ops_pipelines.lib.aiops.log_templates import (
+        daily_templates,
+        load_miner,
+        mine_logs,
+        save_miner,
+    )
 
     day = context.partition_key
     previous = state_store.previous(context, TEMPLATES)
@@ -47,7 +52,7 @@ def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: 
 @dg.asset(
     name=ANOMALIES,
     partitions_def=daily_partitions,
-    group_name="aiops",
+    group_name="aiops", owners=["team:aiops"],
     kinds={"pandas", "parquet"},
     deps=[TEMPLATES, dg.AssetDep(ANOMALIES, partition_mapping=_PREVIOUS_DAY)],
 )
@@ -55,7 +60,11 @@ def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: 
     """Per service, template and minute: line count, causal baseline and a score in [0, 1]. Flags
     bursts of a template far above its baseline and the first minute of a never-seen template."""
     from ops_pipelines.lib.aiops.log_templates import load_miner, mine_logs
-    from ops_pipelines.lib.aiops.logs import load_detector_state, save_detector_state, score_logs
+    from ops_pipelines.lib.aiops.logs import (
+        load_detector_state,
+        save_detector_state,
+        score_logs,
+    )
 
     day = context.partition_key
     # Re-mine from log_templates' previous-day state: the same input and state give its exact ids.

@@ -7,7 +7,7 @@ from ops_pipelines.resources.llm_judge import LLMJudge
 from ops_pipelines.resources.llmops_config import LLMOpsConfig
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas", "parquet"})
+@dg.asset(partitions_def=daily_partitions, group_name="llmops", owners=["team:llmops"], kinds={"pandas", "parquet"})
 def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig, llm_judge: LLMJudge):
     """One row per trace, scored offline with no API key: groundedness and hallucination,
     relevance, refusal, toxicity, PII found (the stored answer is redacted), format validity,
@@ -25,7 +25,7 @@ def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig, llm_judge: LLMJudge
         judge_meta = {**judge.judge_summary(judged), "judge_model": llm_judge.judge_config().model,
                       "judge_prompt_version": judge.JUDGE_PROMPT_VERSION}
     answered = scores[scores["status"] == "ok"]
-    rate = lambda col: float(answered[col].astype(bool).mean()) if len(answered) else 0.0  # noqa: E731
+    rate = lambda col: float(answered[col].astype(bool).mean()) if len(answered) else 0.0
     return dg.Output(scores, metadata={
         "dagster/row_count": len(scores),
         "hallucination_rate": rate("hallucinated"),
@@ -40,7 +40,7 @@ def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig, llm_judge: LLMJudge
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="llmops",
+    group_name="llmops", owners=["team:llmops"],
     kinds={"pandas", "parquet"},
     check_specs=[
         # Not a blocking check: that would also skip the day's health report. prompt_promotion applies
@@ -64,7 +64,7 @@ def llm_quality_daily(llm_eval_scores, llmops_config: LLMOpsConfig):
     answered = llm_eval_scores[llm_eval_scores["status"] == "ok"]
     yield dg.Output(table, metadata={
         "dagster/row_count": len(table),
-        "responses": int(len(llm_eval_scores)),
+        "responses": len(llm_eval_scores),
         "cost_usd": spend(table),
         "cost_per_response_usd": spend(table) / max(len(llm_eval_scores), 1),
         "latency_p95_ms": float(llm_eval_scores["latency_ms"].quantile(0.95)) if len(llm_eval_scores) else 0.0,
@@ -84,7 +84,7 @@ def llm_quality_daily(llm_eval_scores, llmops_config: LLMOpsConfig):
                               metadata={"spent_usd": spent, "budget_usd": rails.daily_budget_usd})
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas", "parquet"})
+@dg.asset(partitions_def=daily_partitions, group_name="llmops", owners=["team:llmops"], kinds={"pandas", "parquet"})
 def llm_kpi_series(llm_eval_scores):
     """LLM latency, error rate, cost per response and groundedness per app and model as 10-minute
     metric series: `metric_anomalies` watches them with the same detector as CPU and p95 latency,
@@ -100,7 +100,7 @@ def llm_kpi_series(llm_eval_scores):
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="llmops",
+    group_name="llmops", owners=["team:llmops"],
     kinds={"pandas", "parquet"},
     ins={"llm_eval_scores": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-6, end_offset=0))},
 )
@@ -121,7 +121,7 @@ def prompt_version_comparison(llm_eval_scores):
     })
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="llmops", kinds={"pandas"})
+@dg.asset(partitions_def=daily_partitions, group_name="llmops", owners=["team:llmops"], kinds={"pandas"})
 def prompt_promotion(prompt_version_comparison, llm_quality_daily, llmops_config: LLMOpsConfig):
     """The promotion decision for each candidate prompt version, with its reason: blocked when the
     day's candidate guardrail check finds a breach, else decided on the comparison."""

@@ -14,7 +14,7 @@ SOURCES = sorted({spec.source for spec in load_models()})
 @dg.asset(
     name=ASSET,
     partitions_def=daily_partitions,
-    group_name="mlops",
+    group_name="mlops", owners=["team:mlops"],
     kinds={"evidently", "pandas"},
     deps=[*SOURCES, dg.AssetDep(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
 )
@@ -56,6 +56,9 @@ def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLO
                 metadata[f"{prefix}/{name}/threshold"] = float(col.threshold)
                 metadata[f"{prefix}/{name}/drifted"] = bool(col.drifted)
             metadata[f"{prefix}/columns"] = dg.MetadataValue.md(drift_table(drift))
+        for name in ("prediction_drift", "label_drift"):
+            if getattr(result, name) is not None:
+                metadata[f"{prefix}/{name}"] = bool(getattr(result, name))
         if result.performance is not None:
             metadata[f"{prefix}/{spec.drift.performance_metric}"] = float(result.performance)
         metadata[f"{prefix}/dataset_drift"] = bool(result.dataset_drift)

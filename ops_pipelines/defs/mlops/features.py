@@ -7,7 +7,7 @@ from ops_pipelines.defs.partitions import daily_partitions
 
 @dg.asset(
     partitions_def=daily_partitions,
-    group_name="mlops",
+    group_name="mlops", owners=["team:mlops"],
     kinds={"pandas", "parquet"},
     # Yesterday's last hour is the baseline of today's first features.
     ins={"telemetry_metrics": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0))},

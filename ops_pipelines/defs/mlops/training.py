@@ -18,7 +18,7 @@ def _partition(context: dg.AssetExecutionContext) -> tuple[str, str]:
 
 @dg.asset(
     partitions_def=training_partitions,
-    group_name="mlops",
+    group_name="mlops", owners=["team:mlops"],
     kinds={"parquet"},
     deps=[*SOURCES, "incidents"],
     check_specs=[dg.AssetCheckSpec(name, asset="training_dataset", blocking=True) for name in CHECKS],
@@ -84,7 +84,7 @@ def training_dataset(context: dg.AssetExecutionContext, mlops_config: MLOpsConfi
                               metadata={"problems": "; ".join(validation.schema_problems) or "none"})
 
 
-@dg.asset(partitions_def=training_partitions, group_name="mlops", kinds={"mlflow", "sklearn"})
+@dg.asset(partitions_def=training_partitions, group_name="mlops", owners=["team:mlops"], kinds={"mlflow", "sklearn"})
 def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_config: MLOpsConfig):
     """The configured pipeline trained on the dataset version, logged to MLflow (params, metrics, dataset
     input, skops model) and registered as a new version of the model."""
@@ -113,7 +113,7 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_c
     )
 
 
-@dg.asset(partitions_def=training_partitions, group_name="mlops", kinds={"mlflow"})
+@dg.asset(partitions_def=training_partitions, group_name="mlops", owners=["team:mlops"], kinds={"mlflow"})
 def model_evaluation(context: dg.AssetExecutionContext, candidate_model, training_dataset, mlops_config: MLOpsConfig):
     """Candidate vs champion on the same window (the dataset's holdout, later than the candidate's
     training rows), overall and per slice; the `champion` alias moves only when the gate passes,

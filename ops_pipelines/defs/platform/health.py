@@ -24,7 +24,7 @@ def health_inputs(day: str, incidents, alert_noise_report, anomaly_rollups, llm_
                         anomaly_rollups=anomaly_rollups, mlops=mlops_sections)
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="platform", kinds={"html"})
+@dg.asset(partitions_def=daily_partitions, group_name="platform", owners=["team:platform"], kinds={"html"})
 def ops_health_report(context: dg.AssetExecutionContext, config: HealthReportConfig, incidents, alert_noise_report,
                       anomaly_rollups, llm_quality_daily, prompt_version_comparison, prompt_promotion, drift_report,
                       mlops_config: MLOpsConfig):

@@ -10,7 +10,7 @@ HISTORY_DAYS = 7  # earlier runs read for the per-job baselines (step_slowdown, 
 _EVENTS = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="platform", kinds={"pandas", "parquet"})
+@dg.asset(partitions_def=daily_partitions, group_name="platform", owners=["team:platform"], kinds={"pandas", "parquet"})
 def pipeline_run_telemetry(context: dg.AssetExecutionContext):
     """This deployment's own runs that started on the day, as metric series (service `ops-pipelines`):
     run and step durations, failed runs, failed checks, rows written, and slowdown against the
