@@ -34,9 +34,11 @@ def score_metrics(
     by_series = np.full((len(names), len(times)), np.nan)
     by_series[codes, t_index] = rows["value"].to_numpy(dtype=float)
     scores = detector.score_in_place(times, by_series, today, params)
-    out = rows.copy(deep=False)
-    out["anomaly_score"] = scores[codes, t_index]
-    out["is_anomaly"] = out["anomaly_score"].to_numpy() >= 0.5
+    score = scores[codes, t_index]
+    # a frame over the same arrays: `out[col] = ...` would copy the new columns (~0.2 s CPU at 10M rows)
+    columns = {col: rows[col].array for col in rows.columns}
+    out = pd.DataFrame({**columns, "anomaly_score": score, "is_anomaly": score >= 0.5}, index=rows.index, copy=False)
+    out.attrs = dict(rows.attrs)  # as rows.copy() kept them
     return out, today.merged_into(state)
 
 
