@@ -36,38 +36,20 @@ def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLO
     previous_by_model = {r["model"]: r for r in previous.to_dict("records")} if len(previous) else {}
     client, store = mlops_config.mlflow_client(), mlops_config.datasets()
     report_dir = mlops_config.reports_dir() / "drift" / day
+    overlapping = incident_ids_on(incidents, day_ts)
     rows, metadata = [], {}
     for spec in mlops_config.models():
         current = mlops_config.read(spec.source, [day])
         champion = load_champion(client, spec)
         reference = store.load(spec.name, champion.dataset_version) if champion else None
         window = [(day_ts - pd.Timedelta(days=i)).strftime("%Y-%m-%d") for i in range(spec.training.window_days)]
-        overlapping = incident_ids_on(incidents, day_ts)
         result, drift = monitor_model(spec, day_ts, current, champion, reference, previous_by_model.get(spec.name),
                                       len(mlops_config.available_days(spec.source, window)), overlapping)
-        prefix = spec.name
+        html = None
         if drift is not None:
             html = save_drift_report(reference, current, list(spec.drift_columns), report_dir / f"{spec.name}.html",
                                      categorical=[c for c in spec.drift_columns if c in spec.categorical])
-            metadata[f"{prefix}/report"] = dg.MetadataValue.path(str(html))
-            metadata[f"{prefix}/drift_share"] = float(drift.drift_share)
-            for name, col in drift.columns.items():
-                metadata[f"{prefix}/{name}/score"] = float(col.score)
-                metadata[f"{prefix}/{name}/threshold"] = float(col.threshold)
-                metadata[f"{prefix}/{name}/drifted"] = bool(col.drifted)
-            metadata[f"{prefix}/columns"] = dg.MetadataValue.md(drift_table(drift))
-        for name in ("prediction_drift", "label_drift"):
-            if getattr(result, name) is not None:
-                metadata[f"{prefix}/{name}"] = bool(getattr(result, name))
-        if result.performance is not None:
-            metadata[f"{prefix}/{spec.drift.performance_metric}"] = float(result.performance)
-        metadata[f"{prefix}/dataset_drift"] = bool(result.dataset_drift)
-        metadata[f"{prefix}/retrain_key"] = result.retrain_key
-        metadata[f"{prefix}/retrain_reason"] = result.retrain_reason
-        metadata[f"{prefix}/window_start"] = result.window_start or ""
-        metadata[f"{prefix}/incidents"] = ",".join(result.incidents)
-        if result.note:
-            metadata[f"{prefix}/note"] = result.note
+        metadata.update(model_metadata(spec, result, drift, html))
         row = result.to_dict()
         row["drifted_columns"] = json.dumps(row["drifted_columns"])
         row["incidents"] = json.dumps(row["incidents"])
@@ -78,6 +60,33 @@ def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLO
     metadata["models_drifted"] = int(out["dataset_drift"].sum())
     metadata["retraining_requested"] = int((out["retrain_key"] != "").sum())
     return dg.Output(out, metadata={"dagster/row_count": len(out), **metadata})
+
+
+def model_metadata(spec, result, drift, html) -> dict:
+    """`<model>/...` metadata: per-column scores and verdicts (plotted over time by the UI), the
+    report's path, performance, and the retraining request the sensor reads."""
+    prefix, meta = spec.name, {}
+    if drift is not None:
+        meta[f"{prefix}/report"] = dg.MetadataValue.path(str(html))
+        meta[f"{prefix}/drift_share"] = float(drift.drift_share)
+        for name, col in drift.columns.items():
+            meta[f"{prefix}/{name}/score"] = float(col.score)
+            meta[f"{prefix}/{name}/threshold"] = float(col.threshold)
+            meta[f"{prefix}/{name}/drifted"] = bool(col.drifted)
+        meta[f"{prefix}/columns"] = dg.MetadataValue.md(drift_table(drift))
+    for name in ("prediction_drift", "label_drift"):
+        if getattr(result, name) is not None:
+            meta[f"{prefix}/{name}"] = bool(getattr(result, name))
+    if result.performance is not None:
+        meta[f"{prefix}/{spec.drift.performance_metric}"] = float(result.performance)
+    meta[f"{prefix}/dataset_drift"] = bool(result.dataset_drift)
+    meta[f"{prefix}/retrain_key"] = result.retrain_key
+    meta[f"{prefix}/retrain_reason"] = result.retrain_reason
+    meta[f"{prefix}/window_start"] = result.window_start or ""
+    meta[f"{prefix}/incidents"] = ",".join(result.incidents)
+    if result.note:
+        meta[f"{prefix}/note"] = result.note
+    return meta
 
 
 def incident_ids_on(incidents, day_ts) -> list[str]:
@@ -99,11 +108,13 @@ def drift_table(drift) -> str:
 
 
 def summary_table(out) -> str:
+    import pandas as pd
+
     lines = ["| model | champion | drift share | drifted | performance | retrain |", "|---|---|---|---|---|---|"]
     for r in out.to_dict("records"):
-        share = "-" if r["drift_share"] != r["drift_share"] else f"{r['drift_share']:.2f}"
-        perf = "-" if r["performance"] is None or r["performance"] != r["performance"] else f"{r['performance']:.3f}"
-        champion = "-" if r["champion_version"] is None or r["champion_version"] != r["champion_version"] else f"v{int(r['champion_version'])}"
+        share = "-" if pd.isna(r["drift_share"]) else f"{r['drift_share']:.2f}"
+        perf = "-" if pd.isna(r["performance"]) else f"{r['performance']:.3f}"
+        champion = "-" if pd.isna(r["champion_version"]) else f"v{int(r['champion_version'])}"
         lines.append(f"| {r['model']} | {champion} | {share} | {'yes' if r['dataset_drift'] else 'no'} | {perf} | "
                      f"{r['retrain_reason'] or r['note'] or '-'} |")
     return "\n".join(lines)

@@ -165,7 +165,7 @@ def health_sections(drift: pd.DataFrame, evaluations: pd.DataFrame) -> list[dict
     for row in drift.to_dict("records"):
         mine = evaluations[evaluations["model"] == row["model"]].sort_values("as_of") if len(evaluations) else evaluations
         last = mine.iloc[-1].to_dict() if len(mine) else None
-        if row.get("champion_version") is None or row["champion_version"] != row["champion_version"]:
+        if pd.isna(row.get("champion_version")):
             verdict = "no champion yet"
         else:
             verdict = "drift" if row["dataset_drift"] else "no drift"
@@ -173,7 +173,7 @@ def health_sections(drift: pd.DataFrame, evaluations: pd.DataFrame) -> list[dict
         requested = f"requested: {row['retrain_reason']}" if row.get("retrain_reason") else "none requested"
         sections.append({
             "model": row["model"], "drift_verdict": verdict,
-            "drifted_share": None if row["drift_share"] != row["drift_share"] else float(row["drift_share"]),
+            "drifted_share": None if pd.isna(row["drift_share"]) else float(row["drift_share"]),
             "top_drifted_columns": ", ".join(json.loads(row.get("drifted_columns") or "[]")[:5]),
             "retraining_decision": decision,
             "retraining_reason": f"{requested}; {last['reason']}" if last else requested,
