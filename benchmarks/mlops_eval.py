@@ -41,7 +41,7 @@ def evaluate(home: Path, days: int, seed: int) -> dict:
     shift = pd.Timestamp(world["shift_date"])
     report = {"demo_exit": code, "shift_day": shift.strftime("%Y-%m-%d"), "models": {}}
     storage = settings.storage_dir()
-    drift = pd.concat([pd.read_parquet(p) for p in sorted((storage / "drift_report").glob("*.parquet"))])
+    drift = pd.concat([f for f in (pd.read_parquet(p) for p in sorted((storage / "drift_report").glob("*.parquet"))) if len(f)])
     with dg.DagsterInstance.get() as instance:
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="retraining_job"))
     for model in ("ctr_logreg", "ctr_gbdt"):

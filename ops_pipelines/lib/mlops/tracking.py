@@ -42,6 +42,8 @@ def configure_mlflow(tracking_uri: str, artifact_root: Path | str) -> MlflowClie
     # We load through our own skops call with a trusted-types list from code (registry.load_version),
     # so MLflow's own loaders stay closed unless the user opened them explicitly.
     os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "false")
+    # Its per-download progress bars would fill every run's log (a model load is 5 downloads).
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     from mlflow import MlflowClient
 
     if tracking_uri.startswith("sqlite:///"):
