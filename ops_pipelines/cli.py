@@ -22,6 +22,7 @@ run_coordinator:
   class: QueuedRunCoordinator
   config:
     max_concurrent_runs: 2
+    dequeue_interval_seconds: 1  # the demo submits runs one after another: pick them up at once
 """
 
 

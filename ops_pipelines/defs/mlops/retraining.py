@@ -36,7 +36,7 @@ def _text(value) -> str:
     return "" if value is None else str(getattr(value, "value", value) or "")
 
 
-@dg.sensor(job=retraining_job, minimum_interval_seconds=15, default_status=dg.DefaultSensorStatus.RUNNING,
+@dg.sensor(job=retraining_job, minimum_interval_seconds=5, default_status=dg.DefaultSensorStatus.RUNNING,
            description="Reads each new drift_report materialization and launches retraining_job for every model whose "
                        "drift, performance decay or missing champion calls for it; the run key is the drift event, "
                        "so one event gives one run however often the sensor looks.")

@@ -8,8 +8,9 @@ is np.fmin, ...) and no fast-math, so the floats are identical to the numpy impl
 
 Only detector.score_in_place imports this module, inside the function: numba's import and the JIT compile are
 paid by processes that score, never by loading the code location. Compiled code is cached only in an
-explicit NUMBA_CACHE_DIR outside the source tree (numba's default cache is a __pycache__ next to this
-file); without one, each process compiles once (a few seconds).
+explicit NUMBA_CACHE_DIR outside the package (numba's default cache is a __pycache__ next to this
+file); the assets and `detect` set it to `<data home>/cache/numba`; without one, each process
+compiles once (a few seconds).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ import numpy as np
 
 
 def _cache_wanted() -> bool:
-    """True when NUMBA_CACHE_DIR names a writable folder outside the tree holding this package."""
+    """True when NUMBA_CACHE_DIR names a writable folder outside the package (the default data home,
+    ./.ops_pipelines, may sit next to it in a checkout)."""
     folder = os.environ.get("NUMBA_CACHE_DIR")
     if not folder:
         return False
-    path, tree = Path(folder).resolve(), Path(__file__).resolve().parents[3]
+    path, tree = Path(folder).resolve(), Path(__file__).resolve().parents[2]
     if path == tree or tree in path.parents:
         return False
     try:

@@ -53,11 +53,17 @@ class ModelDay:
         return asdict(self)
 
 
+# A day's metric on fewer labels of either class is noise, not a signal to retrain on.
+MIN_CLASS_ROWS = 30
+
+
 def metric_value(metric: str, y_true: pd.Series, score: pd.Series) -> float | None:
-    """The named metric, or None when the window cannot define it (one class only, empty)."""
+    """The named metric, or None when the window cannot define it reliably (empty, one class, or
+    fewer than MIN_CLASS_ROWS rows of a class)."""
     from sklearn import metrics as m
 
-    if len(y_true) == 0 or y_true.nunique() < 2:
+    counts = y_true.value_counts()
+    if len(counts) < 2 or int(counts.min()) < MIN_CLASS_ROWS:
         return None
     if metric == "roc_auc":
         return float(m.roc_auc_score(y_true, score))

@@ -58,3 +58,13 @@ def test_performance_decay_against_the_champions_holdout(performance, baseline, 
     assert performance_decay(SPEC, performance, baseline) is expected
     decayed = decide(SPEC, DAY, day_result(champion_version=2, performance_decay=True), None, 9)
     assert decayed.retrain_reason == "performance_decay"
+
+
+def test_a_day_with_too_few_labels_of_a_class_gives_no_performance():
+    from ops_pipelines.lib.mlops.monitoring import MIN_CLASS_ROWS, metric_value
+
+    y = pd.Series([1] * (MIN_CLASS_ROWS - 1) + [0] * 500)
+    scores = pd.Series(range(len(y)), dtype=float)
+    assert metric_value("roc_auc", y, scores) is None  # noise, not a reason to retrain
+    y_enough = pd.Series([1] * MIN_CLASS_ROWS + [0] * 500)
+    assert metric_value("roc_auc", y_enough, pd.Series(range(len(y_enough)), dtype=float)) == 0.0
