@@ -7,7 +7,11 @@ import numpy as np
 import pandas as pd
 
 from ops_pipelines.defs.aiops.anomalies import metric_anomalies
-from ops_pipelines.defs.aiops.incidents import alert_noise_report, anomaly_rollups, incidents
+from ops_pipelines.defs.aiops.incidents import (
+    alert_noise_report,
+    anomaly_rollups,
+    incidents,
+)
 from ops_pipelines.defs.aiops.ingestion import service_logs, telemetry_metrics
 from ops_pipelines.defs.aiops.logs import log_anomalies, log_templates
 from ops_pipelines.io.parquet import ParquetIOManager

@@ -60,7 +60,10 @@ def test_prompt_comparison_on_the_sample_world_ranks_the_truly_better_version_fi
 
 
 def _run_llm_days(tmp_path, days, guardrails=None):
-    from ops_pipelines.defs.llmops.evaluation import prompt_promotion, prompt_version_comparison
+    from ops_pipelines.defs.llmops.evaluation import (
+        prompt_promotion,
+        prompt_version_comparison,
+    )
 
     root = tmp_path / "landing"
     simulate_world(root, dt.date(2026, 3, 2), len(days), seed=7)

@@ -157,9 +157,9 @@ def build_incidents(events: pd.DataFrame, topology: Topology, rules: list[dict],
             "runbook": runbook,
             "affected_services": services,
             "root_cause_candidates": json.dumps(candidates),
-            "signals": int(len(group[["service", "signal", "host"]].drop_duplicates())),
+            "signals": len(group[["service", "signal", "host"]].drop_duplicates()),
             "anomalous_points": int(group["points"].sum()),
-            "episodes": int(len(group)),
+            "episodes": len(group),
         })
     return pd.DataFrame(rows, columns=INCIDENT_COLUMNS)
 

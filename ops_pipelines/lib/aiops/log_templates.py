@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 
 from ops_pipelines.lib.aiops.state_store import write_zip_atomic
-
 from ops_pipelines.lib.ingest.formats import LEVEL_ALIASES
 
 # Applied in this order; each turns a variable field into one token, so lines of one statement

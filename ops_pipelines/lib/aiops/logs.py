@@ -22,7 +22,11 @@ import numpy as np
 import pandas as pd
 
 from ops_pipelines.lib.aiops.log_templates import MinedLogs
-from ops_pipelines.lib.aiops.state_store import npy_bytes, read_npy_members, write_zip_atomic
+from ops_pipelines.lib.aiops.state_store import (
+    npy_bytes,
+    read_npy_members,
+    write_zip_atomic,
+)
 
 SEVERE = ("WARN", "ERROR", "CRITICAL")
 COLUMNS = ["timestamp", "service", "template_id", "template", "level", "count", "baseline", "score", "kind", "is_anomaly"]

@@ -7,10 +7,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from ops_pipelines.lib.ingest.formats import DEFAULT_LOG_PATTERN, LEVEL_ALIASES
 from ops_pipelines.lib.ingest.files import UnreadableFileError, base_suffix
+from ops_pipelines.lib.ingest.formats import DEFAULT_LOG_PATTERN, LEVEL_ALIASES
 from ops_pipelines.lib.ingest.quarantine import Reason, quarantine_frame
-from ops_pipelines.lib.ingest.readers import Rows, csv_header, read_csv, read_json_document, read_jsonl, read_parquet, read_regex_lines
+from ops_pipelines.lib.ingest.readers import (
+    Rows,
+    csv_header,
+    read_csv,
+    read_json_document,
+    read_jsonl,
+    read_parquet,
+    read_regex_lines,
+)
 from ops_pipelines.lib.ingest.validate import Schema
 
 METRICS = Schema(

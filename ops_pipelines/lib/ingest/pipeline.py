@@ -9,7 +9,14 @@ import pandas as pd
 
 from ops_pipelines.lib.ingest.files import UnreadableFileError
 from ops_pipelines.lib.ingest.quarantine import Reason, quarantine_frame
-from ops_pipelines.lib.ingest.validate import FileError, IngestResult, Schema, Window, finalize, validate_rows
+from ops_pipelines.lib.ingest.validate import (
+    FileError,
+    IngestResult,
+    Schema,
+    Window,
+    finalize,
+    validate_rows,
+)
 
 Reader = Callable[[Path], tuple[pd.DataFrame, pd.DataFrame]]
 

@@ -18,8 +18,17 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ops_pipelines.lib.ingest.files import UnreadableFileError, iter_text_lines, open_binary, sniff
-from ops_pipelines.lib.ingest.quarantine import Reason, empty_quarantine, quarantine_frame
+from ops_pipelines.lib.ingest.files import (
+    UnreadableFileError,
+    iter_text_lines,
+    open_binary,
+    sniff,
+)
+from ops_pipelines.lib.ingest.quarantine import (
+    Reason,
+    empty_quarantine,
+    quarantine_frame,
+)
 
 Rows = tuple[pd.DataFrame, pd.DataFrame]
 

@@ -16,8 +16,21 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
-from ops_pipelines.lib.ingest.fields import Reasons, parse_numbers, parse_string_list, parse_text, parse_timestamps
-from ops_pipelines.lib.ingest.quarantine import CODE, REASON_OF_CODE, Reason, concat_quarantine, quarantine_frame, raw_text
+from ops_pipelines.lib.ingest.fields import (
+    Reasons,
+    parse_numbers,
+    parse_string_list,
+    parse_text,
+    parse_timestamps,
+)
+from ops_pipelines.lib.ingest.quarantine import (
+    CODE,
+    REASON_OF_CODE,
+    Reason,
+    concat_quarantine,
+    quarantine_frame,
+    raw_text,
+)
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class Day:
 
 def make_day(start: dt.date, index: int, seasonality: dict) -> Day:
     date = start + dt.timedelta(days=index)
-    start_ms = int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.timezone.utc).timestamp() * 1000)
+    start_ms = int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC).timestamp() * 1000)
     abs_minutes = index * MINUTES_PER_DAY + np.arange(MINUTES_PER_DAY)
     return Day(index, date, start_ms, abs_minutes, traffic_profile(date, seasonality))
 
@@ -100,7 +100,7 @@ def iso_from_ms(epoch_ms: np.ndarray, offset_minutes: int = 0, unit: str = "ms")
 
 def iso_minute(start: dt.date, abs_minute: float) -> str:
     """Minutes since the world's first midnight -> 'YYYY-MM-DDTHH:MM:SSZ'."""
-    base = dt.datetime(start.year, start.month, start.day, tzinfo=dt.timezone.utc)
+    base = dt.datetime(start.year, start.month, start.day, tzinfo=dt.UTC)
     moment = base + dt.timedelta(minutes=float(abs_minute))
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 

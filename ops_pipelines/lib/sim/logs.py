@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .badrows import BadRowLedger, inject_jsonl, injection_counts, pick_rows, previous_day, strip_offset
+from .badrows import (
+    BadRowLedger,
+    inject_jsonl,
+    injection_counts,
+    pick_rows,
+    previous_day,
+    strip_offset,
+)
 from .clock import MINUTES_PER_DAY, MS_PER_MINUTE, Day, Stream, day_rng, iso_from_ms
 from .config import WorldConfig
 from .effects import shape_values

@@ -7,7 +7,15 @@ from typing import Any
 
 import numpy as np
 
-from .clock import MINUTES_PER_DAY, Day, Stream, ar1_noise, day_rng, iso_minute, world_rng
+from .clock import (
+    MINUTES_PER_DAY,
+    Day,
+    Stream,
+    ar1_noise,
+    day_rng,
+    iso_minute,
+    world_rng,
+)
 from .config import HOST_METRICS, SERVICE_METRICS, WorldConfig
 from .effects import EffectBook
 
@@ -23,7 +31,7 @@ class SeriesSet:
     hosts: np.ndarray
     values: np.ndarray
 
-    def select(self, mask: np.ndarray) -> "SeriesSet":
+    def select(self, mask: np.ndarray) -> SeriesSet:
         return SeriesSet(self.services[mask], self.metrics[mask], self.hosts[mask], self.values[mask])
 
 

@@ -87,7 +87,7 @@ def click_logit(model: dict[str, Any], segment: np.ndarray, category: np.ndarray
     """The fixed true click model; coefficients per phase come from config."""
     uniq_seg = np.unique(segment.astype(str))
     seg_idx = np.searchsorted(uniq_seg, segment.astype(str))
-    by_seg = lambda key: _lookup(model[key], uniq_seg)[seg_idx]  # noqa: E731
+    by_seg = lambda key: _lookup(model[key], uniq_seg)[seg_idx]
     uniq_cat, cat_idx = np.unique(category.astype(str), return_inverse=True)
     uniq_dev, dev_idx = np.unique(device.astype(str), return_inverse=True)
     return (model["intercept"] + model["position"] * np.log(position) + by_seg("popularity") * popularity

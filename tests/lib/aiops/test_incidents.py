@@ -98,7 +98,7 @@ def test_score_incidents_counts_matches_ranks_and_duplicates():
         {"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T10:30:00Z", "root_cause_service": "db"},
         {"start": "2026-03-02T15:00:00Z", "end": "2026-03-02T15:30:00Z", "root_cause_service": "search"},
     ]
-    cands = lambda *s: json.dumps([{"service": x} for x in s])  # noqa: E731
+    cands = lambda *s: json.dumps([{"service": x} for x in s])
     detected = pd.DataFrame([
         {"incident_id": "a", "start": pd.Timestamp("2026-03-02T10:05Z"), "end": pd.Timestamp("2026-03-02T10:40Z"), "affected_services": ["api", "db"], "root_cause_candidates": cands("api", "db")},
         {"incident_id": "a", "start": pd.Timestamp("2026-03-02T10:05Z"), "end": pd.Timestamp("2026-03-02T10:50Z"), "affected_services": ["api", "db"], "root_cause_candidates": cands("api", "db")},

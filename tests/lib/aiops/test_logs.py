@@ -7,8 +7,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ops_pipelines.lib.aiops.log_templates import LogTemplateMiner, daily_templates, load_miner, mine_logs, save_miner
-from ops_pipelines.lib.aiops.logs import COLUMNS, load_detector_state, save_detector_state, score_logs, template_counts
+from ops_pipelines.lib.aiops.log_templates import (
+    LogTemplateMiner,
+    daily_templates,
+    load_miner,
+    mine_logs,
+    save_miner,
+)
+from ops_pipelines.lib.aiops.logs import (
+    COLUMNS,
+    load_detector_state,
+    save_detector_state,
+    score_logs,
+    template_counts,
+)
 
 START = pd.Timestamp("2026-03-02", tz="UTC")
 TABLES = np.array(["orders", "users"], dtype=object)

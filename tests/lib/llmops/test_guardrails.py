@@ -4,7 +4,12 @@ import json
 
 import pandas as pd
 
-from ops_pipelines.lib.llmops.guardrails import Guardrails, breaches, promotion_decisions, wilson_lower
+from ops_pipelines.lib.llmops.guardrails import (
+    Guardrails,
+    breaches,
+    promotion_decisions,
+    wilson_lower,
+)
 
 RAILS = Guardrails({"v1": "production", "v2": "candidate"}, {"hallucinated_rate": 0.08, "cost_per_response_usd": 0.01}, 25.0, 30)
 

@@ -23,7 +23,7 @@ def _stamp_problem(ts: object, day: str) -> str | None:
         return "missing_field"
     if not OFFSET.search(ts):
         return "naive_timestamp"
-    utc = dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(dt.timezone.utc)
+    utc = dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).astimezone(dt.UTC)
     return None if utc.date().isoformat() == day else "outside_partition"
 
 

@@ -10,7 +10,13 @@ import pytest
 from ops_pipelines.lib.sim.config import load_config
 from ops_pipelines.lib.sim.effects import shape_values
 from ops_pipelines.lib.sim.incidents import plan_incidents
-from ops_pipelines.lib.sim.llm_text import card_number, compile_kb, german_iban, iban_valid, luhn_valid
+from ops_pipelines.lib.sim.llm_text import (
+    card_number,
+    compile_kb,
+    german_iban,
+    iban_valid,
+    luhn_valid,
+)
 from ops_pipelines.lib.sim.topology import upstream_reach
 
 DAY = 1440

@@ -84,7 +84,7 @@ def test_prometheus_files_are_query_range_matrices(world14):
     assert ("latency_p95_ms", "") in names and ("cpu_utilization", "search-1") in names
     t, v = series[0]["values"][0]
     assert isinstance(t, float) and isinstance(v, str)
-    assert dt.datetime.fromtimestamp(t, dt.timezone.utc).date().isoformat() == DAYS[0]
+    assert dt.datetime.fromtimestamp(t, dt.UTC).date().isoformat() == DAYS[0]
 
 
 def test_seasonality_daily_and_weekly(metrics14):
