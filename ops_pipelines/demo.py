@@ -218,22 +218,26 @@ def print_llm_quality(landing, out: TextIO) -> None:
 
 def print_mlops(instance, out: TextIO) -> None:
     """Per model: the days drift was flagged, the retraining runs the sensor launched and their decisions."""
+    import warnings
+
     import pandas as pd
 
     storage = settings.storage_dir()
     frames = [f for f in (pd.read_parquet(p) for p in sorted((storage / "drift_report").glob("*.parquet"))) if len(f)]
     if not frames:
         return
-    drift = pd.concat(frames, ignore_index=True)
     evaluations = sorted((storage / "model_evaluation").glob("*.parquet"))
-    decisions = pd.concat([pd.read_parquet(p) for p in evaluations], ignore_index=True) if evaluations else pd.DataFrame()
+    with warnings.catch_warnings():  # days without a champion are all-NA columns: concat is right as it is
+        warnings.simplefilter("ignore", FutureWarning)
+        drift = pd.concat(frames, ignore_index=True)
+        decisions = pd.concat([pd.read_parquet(p) for p in evaluations], ignore_index=True) if evaluations else pd.DataFrame()
     print("\nModels (drift against the champion's training data; retraining launched by the sensor)", file=out)
     for model, rows in drift.groupby("model", sort=True):
         flagged = rows.loc[rows["dataset_drift"].astype(bool), "day"].tolist()
         perf = rows.dropna(subset=["performance"])
         line = f"  {model:<14} drift on {', '.join(flagged) if flagged else 'no day'}"
         if len(perf):
-            line += (f"; champion ROC-AUC on each day's clicks {perf['performance'].min():.3f}-{perf['performance'].max():.3f} "
+            line += (f"; champion ROC-AUC on each day's labels {perf['performance'].min():.3f}-{perf['performance'].max():.3f} "
                      f"(last day {perf['performance'].iloc[-1]:.3f})")
         print(line, file=out)
         mine = decisions[decisions["model"] == model] if len(decisions) else decisions
