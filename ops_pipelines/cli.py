@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -61,7 +62,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
     from ops_pipelines.lib.mlops.tracking import default_tracking_uri
 
     home = prepare_embedded_instance()
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    # MLflow's UI server would also start a pool of job workers (~240 MB each) for features we do not use.
+    env = {**os.environ, "DAGSTER_HOME": str(home), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     procs = [
         runner.start_process([runner.dagster_bin("dagster-webserver"), "-h", args.host, "-p", str(args.port), *runner.CODE_LOCATION], env),
         runner.start_daemon(env),
@@ -70,6 +72,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     ]
     print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}), MLflow UI on "
           f"http://{args.host}:{args.port + 1}; Ctrl-C stops them.", flush=True)
+    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop must also stop the children
     try:
         while all(p.poll() is None for p in procs):
             time.sleep(0.5)
@@ -79,6 +82,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
         for proc in procs:
             runner.stop_process(proc)
     return 0
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
