@@ -70,24 +70,10 @@ def bench_env(pg: dict[str, str], work: Path, embeddings: bool) -> dict[str, str
     return env
 
 
-def finished(instance, run_id: str) -> str | None:
-    status = runner.run_status(instance, run_id)
-    return status if status in runner.FINISHED else None
-
-
 def await_retraining(instance, day: str, daemon) -> list[str]:
     """Let the retraining sensor read the day's newest drift report and the runs it launched finish."""
-    import dagster as dg
-
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("drift_report"), asset_partitions=[day]), limit=1).records
-    if records:
-        sid = records[0].storage_id
-        runner.wait_for(lambda: int(runner.sensor_cursor(instance, "retraining_sensor") or 0) >= sid,
-                        RUN_TIMEOUT_S, "the retraining sensor", daemon)
-    runner.wait_for(lambda: not runner.active_runs(instance, "retraining_job"), RUN_TIMEOUT_S, "retraining runs", daemon)
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name="retraining_job", tags={"dagster/partition/date": day}))
-    return [f"{r.tags.get('dagster/partition/model')}:{r.status.value.lower()}" for r in reversed(runs)]
+    runs = runner.await_sensor_runs(instance, "drift_report", day, "retraining_sensor", "retraining_job", daemon, RUN_TIMEOUT_S)
+    return [f"{r.tags.get('dagster/partition/model')}:{r.status.value.lower()}" for r in runs]
 
 
 def warm_up(days: list[str], mode: str, env: dict[str, str], instance, daemon) -> None:
@@ -104,7 +90,7 @@ def warm_up(days: list[str], mode: str, env: dict[str, str], instance, daemon) -
             status = "SUCCESS" if result.success else "FAILURE"
         else:
             run_id = runner.launch_run("daily_job", day, {"ops/trigger": "benchmark-warmup"}, env)
-            status = runner.wait_for(lambda r=run_id: finished(instance, r), RUN_TIMEOUT_S, f"warm-up {day}", daemon)
+            status = runner.wait_for(lambda r=run_id: runner.finished_status(instance, r), RUN_TIMEOUT_S, f"warm-up {day}", daemon)
         t1 = time.perf_counter()
         retrained = await_retraining(instance, day, daemon)
         print(f"  warm-up {day}: {status.lower()} in {t1 - t0:.0f} s; retraining {retrained or 'none'} "
@@ -123,7 +109,7 @@ def measure(instance, day: str, env: dict[str, str], daemon, label: str) -> dict
     t0 = time.time()
     run_id = runner.launch_run("daily_job", day, {"ops/trigger": "benchmark"}, env)
     t_submitted = time.time()
-    status = runner.wait_for(lambda: finished(instance, run_id), RUN_TIMEOUT_S, f"the {day} run", daemon, poll=0.2)
+    status = runner.wait_for(lambda: runner.finished_status(instance, run_id), RUN_TIMEOUT_S, f"the {day} run", daemon, poll=0.2)
     t_done = time.time()
     record = instance.get_run_record_by_id(run_id)
     events: dict[str, float] = {}

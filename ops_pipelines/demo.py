@@ -59,9 +59,10 @@ def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:
                 day = (start + dt.timedelta(days=i)).isoformat()
                 t1 = time.perf_counter()
                 run_id = runner.launch_run(DAILY_JOB, day, {"ops/trigger": "demo"}, env)
-                status = runner.wait_for(lambda run_id=run_id: _finished(instance, run_id), RUN_TIMEOUT_S, f"the {day} run", daemon)
+                status = runner.wait_for(lambda run_id=run_id: runner.finished_status(instance, run_id), RUN_TIMEOUT_S,
+                                         f"the {day} run", daemon)
                 day_runs.append((day, run_id))
-                retrained = _await_retraining(instance, day, daemon)
+                retrained = _retraining_note(instance, day, daemon)
                 bar = "#" * (i + 1) + "." * (days - i - 1)
                 note = f"; retraining: {retrained}" if retrained else ""
                 print(f"[{bar}] {i + 1:>2}/{days} {day} {status.lower()} in {time.perf_counter() - t1:.0f}s{note}",
@@ -79,30 +80,13 @@ def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:
     return 1 if failed else 0
 
 
-def _finished(instance, run_id: str) -> str | None:
-    from ops_pipelines.runner import FINISHED, run_status
-
-    status = run_status(instance, run_id)
-    return status if status in FINISHED else None
-
-
-def _await_retraining(instance, day: str, daemon) -> str:
-    """Wait until the retraining sensor has read the day's drift report and the runs it launched are done."""
-    import dagster as dg
-
+def _retraining_note(instance, day: str, daemon) -> str:
+    """Wait for the retraining sensor to read the day's drift report and its runs to finish; say what ran."""
     from ops_pipelines import runner
 
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("drift_report"), asset_partitions=[day]), limit=1).records
-    if not records:
-        return ""
-    storage_id = records[0].storage_id
-    runner.wait_for(lambda: int(runner.sensor_cursor(instance, RETRAINING_SENSOR) or 0) >= storage_id,
-                    RUN_TIMEOUT_S, "the retraining sensor", daemon)
-    runner.wait_for(lambda: not runner.active_runs(instance, RETRAINING_JOB), RUN_TIMEOUT_S, "retraining runs", daemon)
-    launched = instance.get_runs(filters=dg.RunsFilter(job_name=RETRAINING_JOB, tags={"dagster/partition/date": day}))
+    launched = runner.await_sensor_runs(instance, "drift_report", day, RETRAINING_SENSOR, RETRAINING_JOB, daemon, RUN_TIMEOUT_S)
     return ", ".join(f"{r.tags.get('dagster/partition/model')} ({r.tags.get('ops/trigger')}, {r.status.value.lower()})"
-                     for r in reversed(launched))
+                     for r in launched)
 
 
 def injected_bad_rows(landing) -> dict[str, int]:

@@ -90,3 +90,25 @@ def active_runs(instance, job_name: str) -> list:
     active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
               dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
     return instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=active))
+
+
+def finished_status(instance, run_id: str) -> str | None:
+    """The run's final status, or None while it is still queued or running."""
+    status = run_status(instance, run_id)
+    return status if status in FINISHED else None
+
+
+def await_sensor_runs(instance, asset: str, partition: str, sensor: str, job: str, daemon: subprocess.Popen,
+                      timeout: float) -> list:
+    """Wait until `sensor` has read the newest materialization of `asset`'s partition and every `job` run
+    is done; return the `job` runs for that day (as the retraining sensor tags them), oldest first."""
+    import dagster as dg
+
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1).records
+    if records:
+        storage_id = records[0].storage_id
+        wait_for(lambda: int(sensor_cursor(instance, sensor) or 0) >= storage_id, timeout, f"the sensor {sensor}", daemon)
+    wait_for(lambda: not active_runs(instance, job), timeout, f"{job} runs", daemon)
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job, tags={"dagster/partition/date": partition}))
+    return list(reversed(runs))

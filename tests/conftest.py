@@ -16,6 +16,7 @@ from ops_pipelines.defs.mlops.ingestion import model_events
 from ops_pipelines.defs.platform.telemetry import pipeline_run_telemetry
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.landing_zone import LandingZone
+from tests.postgres import postgres_or_skip
 
 # Tests never write into the source tree or the user's data dir, and never phone home.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
@@ -60,3 +61,10 @@ def run_day(landing, tmp_path):
 # What metric_anomalies needs upstream besides telemetry: the LLM KPI series (empty without traces)
 # and our own run telemetry (empty in a fresh instance).
 LLM_KPI_CHAIN = [llm_traces, llm_eval_scores, llm_kpi_series, pipeline_run_telemetry]
+
+
+@pytest.fixture(scope="module")
+def pg():
+    """Connection parameters of a real PostgreSQL server (CI's, or one started for the module)."""
+    with postgres_or_skip() as params:
+        yield params

@@ -23,25 +23,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from tests.postgres import postgres_server
-
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FIRST_DAY = dt.date(2026, 3, 2)
 DAYS = [FIRST_DAY.isoformat(), (FIRST_DAY + dt.timedelta(days=1)).isoformat()]
 DEADLINE_S = 360  # a timeout, not a timing assertion: ~110 s on an idle 2-core machine
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def pg():
-    try:
-        with postgres_server() as params:
-            yield params
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise  # CI must test against a real server
-        pytest.skip(f"no PostgreSQL here: {exc}")
 
 
 def fresh_database(pg: dict) -> str:

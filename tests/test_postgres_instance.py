@@ -1,6 +1,5 @@
 """The production dagster.yaml really stores runs and materializations in PostgreSQL."""
 
-import os
 import shutil
 import uuid
 from pathlib import Path
@@ -9,21 +8,9 @@ import dagster as dg
 import pytest
 
 from tests.conftest import DAY
-from tests.postgres import postgres_server
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.postgres
-
-
-@pytest.fixture(scope="module")
-def pg():
-    try:
-        with postgres_server() as params:
-            yield params
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise  # CI must test against a real server
-        pytest.skip(f"no PostgreSQL here: {exc}")
 
 
 @pytest.fixture

@@ -58,22 +58,14 @@ MIN_CLASS_ROWS = 30
 
 
 def metric_value(metric: str, y_true: pd.Series, score: pd.Series) -> float | None:
-    """The named metric, or None when the window cannot define it reliably (empty, one class, or
-    fewer than MIN_CLASS_ROWS rows of a class)."""
-    from sklearn import metrics as m
+    """The named metric (the promotion gate's own), or None when the window cannot define it reliably
+    (empty, one class, or fewer than MIN_CLASS_ROWS rows of a class)."""
+    from ops_pipelines.lib.mlops.evaluation import metric_value as gate_metric
 
     counts = y_true.value_counts()
     if len(counts) < 2 or int(counts.min()) < MIN_CLASS_ROWS:
         return None
-    if metric == "roc_auc":
-        return float(m.roc_auc_score(y_true, score))
-    if metric == "average_precision":
-        return float(m.average_precision_score(y_true, score))
-    if metric == "log_loss":
-        return float(m.log_loss(y_true, score))
-    if metric == "accuracy":
-        return float(m.accuracy_score(y_true, score >= 0.5))
-    raise ValueError(f"unknown metric {metric!r}")
+    return gate_metric(metric, y_true.to_numpy(), score.to_numpy())
 
 
 def predict_scores(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> pd.Series:

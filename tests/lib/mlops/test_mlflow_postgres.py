@@ -1,6 +1,5 @@
 """Tracking and registry on PostgreSQL (the production backend): train, register, alias."""
 
-import os
 import uuid
 
 import pytest
@@ -16,7 +15,7 @@ from tests.lib.mlops.mlflow_helpers import (
     specs,
     store_dataset,
 )
-from tests.postgres import postgres_server
+from tests.postgres import postgres_or_skip
 
 pytestmark = pytest.mark.postgres
 SPEC, _ = specs()
@@ -26,20 +25,15 @@ SPEC, _ = specs()
 def pg_uri():
     import psycopg2
 
-    try:
-        with postgres_server() as pg:
-            db = f"mlflow_{uuid.uuid4().hex[:8]}"
-            conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
-                                    dbname=pg["db"])
-            conn.autocommit = True
-            conn.cursor().execute(f'CREATE DATABASE "{db}"')
-            conn.close()
-            auth = f"{pg['user']}:{pg['password']}" if pg["password"] else pg["user"]
-            yield f"postgresql://{auth}@{pg['host']}:{pg['port']}/{db}", {**pg, "db": db}
-    except FileNotFoundError as exc:
-        if os.environ.get("CI"):
-            raise
-        pytest.skip(f"no PostgreSQL here: {exc}")
+    with postgres_or_skip() as pg:
+        db = f"mlflow_{uuid.uuid4().hex[:8]}"
+        conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
+                                dbname=pg["db"])
+        conn.autocommit = True
+        conn.cursor().execute(f'CREATE DATABASE "{db}"')
+        conn.close()
+        auth = f"{pg['user']}:{pg['password']}" if pg["password"] else pg["user"]
+        yield f"postgresql://{auth}@{pg['host']}:{pg['port']}/{db}", {**pg, "db": db}
 
 
 def test_train_register_and_alias_on_postgres(pg_uri, tmp_path):
