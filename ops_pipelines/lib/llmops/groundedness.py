@@ -11,15 +11,19 @@ Lexical method (no model, no network; the fallback without the `embeddings` extr
 3. Consistency gates set support to 0: a number (digits, amounts, dates, percentages, number words)
    absent from the evidence sentences and their neighbours, or a proper name (capitalised word
    inside a sentence) absent from all contexts. Clauses holding redacted PII are skipped.
-4. A claim counts as supported when support >= CLAIM_SUPPORT (0.5: lexical matching misses
-   paraphrases, so half the words is already good evidence). Answer groundedness = the share of
-   supported claims, each weighted by its number of content words. A share rather than the min, so
-   that one non-factual aside (an insult, a filler sentence) does not zero an otherwise grounded
-   answer (partial credit below the cut was tried: it hid short invented claims in long answers).
-   An answer with no claim (a refusal, a greeting) scores 1.0: it asserts nothing.
+4. Answer groundedness = mean of two token-weighted averages over the claims (weight = number of
+   content words): the share of supported claims (support >= CLAIM_SUPPORT = 0.5: lexical
+   matching misses paraphrases, so half the words is already good evidence) and the mean support.
+   The share is the decision: one invented claim among two pulls the score under the 0.75
+   threshold, while one non-factual aside in a long answer does not zero it. The mean makes the
+   score continuous, so answers with the same share still rank by how well their claims are
+   supported (a share of 2-3 claims gives a ranking, e.g. FRANK's ROC-AUC, nothing to rank).
+   Either alone was worse: the share ranks poorly, the mean alone puts the sample world's
+   hallucination rate at 20% (truth 10%). An answer with no claim (a refusal, a greeting)
+   scores 1.0: it asserts nothing.
 
 With the `embeddings` extra (embeddings.available()), `groundedness_many` / `groundedness` use the
-EMBEDDING method instead; the claims, weights and the number/entity gates stay the same:
+EMBEDDING method instead; the claims, weights, gates and the aggregation of step 4 stay the same:
 5. Alignment: each claim's embedding is compared with every context sentence's embedding; its
    best cosine is calibrated linearly to [0, 1] (EMB_LO -> 0, EMB_HI -> 1: MiniLM cosines of
    unrelated sentences sit below ~0.4, paraphrases above ~0.85; read off the sample world).
@@ -27,11 +31,8 @@ EMBEDDING method instead; the claims, weights and the number/entity gates stay t
 6. Claim support = max(lexical support, calibrated alignment), 0 when a gate fired: the
    embedding term credits paraphrases that share few words with the context, the lexical term
    keeps claims stated in the context's own words supported whatever the embedding says.
-7. Answer groundedness = token-weighted mean of claim support, continuous (not the share of
-   claims over a cut) so answers rank finely; rounded to 4 decimals (vectors carry ~1e-7 batch
-   noise). Picked among {mean, max} x {continuous, saturated, share over 0.5} by the sample
-   world: hallucination rate within 2 points of the truth, continuous, simplest; EMB_LO/HI read
-   off sample-world claims. The real-data figures of the alternatives are in docs/llmops.md.
+Scores are rounded to 4 decimals (vectors carry ~1e-7 batch noise). The real-data figures of
+the variants tried are in docs/llmops.md.
 All claims and context sentences of a batch are encoded in one call (see embeddings.encode).
 """
 
@@ -137,7 +138,9 @@ def _support(claim: str, idx: _Index) -> ClaimSupport:
     if not idx.sents:
         return ClaimSupport(claim, 0.0, weight, None, "no context")
     # Numbers are left out of the matching so that a wrong number cannot select its own evidence.
-    words = {t for t in toks if not _is_number(t)}
+    # A claim that is only a number ("1952", "$268 million") has nothing else to find its
+    # evidence by: the sentences stating that number are its evidence.
+    words = {t for t in toks if not _is_number(t)} or toks
     cover = _cover(words, idx)
     evidence = " ".join(idx.sents[i] for i in cover) or None
     nums = numbers(claim)
@@ -158,13 +161,21 @@ def groundedness_detail(answer: str | None, contexts: list[str] | tuple[str, ...
     return [_support(c, idx) for c in claims(answer or "")]
 
 
-def lexical_groundedness(answer: str | None, contexts: list[str] | tuple[str, ...] | None) -> float:
-    """Token-weighted share of supported claims in [0, 1]; 1.0 when the answer makes no factual claim."""
-    detail = groundedness_detail(answer, contexts)
+def answer_groundedness(detail: list[ClaimSupport], supports: Sequence[float]) -> float:
+    """Step 4: mean of the token-weighted share of supported claims and the token-weighted mean
+    support; 1.0 when the answer makes no factual claim."""
     total = sum(d.weight for d in detail)
     if total == 0:
         return 1.0
-    return sum((d.support >= CLAIM_SUPPORT) * d.weight for d in detail) / total
+    share = sum((s >= CLAIM_SUPPORT) * d.weight for s, d in zip(supports, detail)) / total
+    mean = sum(s * d.weight for s, d in zip(supports, detail)) / total
+    return round(0.5 * (share + mean), 4)
+
+
+def lexical_groundedness(answer: str | None, contexts: list[str] | tuple[str, ...] | None) -> float:
+    """Groundedness in [0, 1] from the lexical claim supports (steps 1-4)."""
+    detail = groundedness_detail(answer, contexts)
+    return answer_groundedness(detail, [d.support for d in detail])
 
 
 def embedding_support(detail: list[ClaimSupport], similarity: np.ndarray, best: np.ndarray, idx: _Index) -> list[float]:
@@ -202,8 +213,7 @@ def _embedding_scores(answers: Sequence[str | None], contexts: Sequence[Sequence
             out.append(0.0)
             continue
         cos = vectors[[pos[d.claim] for d in det]] @ vectors[[pos[s] for s in ss]].T
-        support = embedding_support(det, cos.max(axis=1), cos.argmax(axis=1), idx)
-        out.append(round(sum(s * d.weight for s, d in zip(support, det)) / total, 4))
+        out.append(answer_groundedness(det, embedding_support(det, cos.max(axis=1), cos.argmax(axis=1), idx)))
     return out
 
 

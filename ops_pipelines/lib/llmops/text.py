@@ -32,16 +32,20 @@ NUMBER_WORDS = {
     "twice": "2",
 }
 
-_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
+# A sentence ends at . ! ? before a capital or digit; a stop with spaces on both sides (tokenised
+# text, often lower-cased: "he left . she stayed") ends one before anything.
+_SENTENCE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|(?<=\s[.!?])\s+|\n+")
 _CLAUSE = re.compile(r";\s+|,\s+(?:and|but|while|whereas|otherwise)\s+|:\s+(?=[A-Za-z])")
 _TOKEN = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)?|\d+(?:[.,:]\d+)*(?:-\d+(?:[.,:]\d+)*)?")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_PLACEHOLDER = re.compile(r"\[UNK\]|<unk>|\bUNK\b")
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ness", "ings", "ing", "edly", "ed", "ies", "es", "ers",
              "er", "ly", "s", "y", "e")
 
 
 def sentences(text: str) -> list[str]:
-    """Split on sentence-final punctuation followed by a capital or digit, and on newlines."""
+    """Split on sentence-final punctuation followed by a capital or digit, on a space-separated stop
+    (tokenised text) and on newlines."""
     return [s.strip() for s in _SENTENCE.split(text or "") if s and s.strip()]
 
 
@@ -74,7 +78,8 @@ def normalise_number(raw: str) -> str:
 
 
 def raw_tokens(text: str) -> list[str]:
-    return _TOKEN.findall(text or "")
+    """Word and number tokens; a generator's unknown-word placeholder (UNK, [UNK], <unk>) is no word."""
+    return _TOKEN.findall(_PLACEHOLDER.sub(" ", text or ""))
 
 
 def content_tokens(text: str) -> list[str]:

@@ -39,7 +39,12 @@ def test_lexical_path_hand_checked_cases(no_extra):
     detail = groundedness_detail(mixed, CONTEXTS)
     assert [d.support >= 0.5 for d in detail] == [True, False] and detail[1].reason == "entity"
     want = detail[0].weight / (detail[0].weight + detail[1].weight)
-    assert groundedness(mixed, CONTEXTS) == pytest.approx(want)
+    assert detail[0].support == 1.0 and groundedness(mixed, CONTEXTS) == pytest.approx(want, abs=1e-4)
+    # a partly supported claim: half share (supported, >= 0.5), half its support
+    partial = "Standard shipping takes 3-5 business days for large parcels."
+    (claim,) = groundedness_detail(partial, CONTEXTS)
+    assert 0.5 <= claim.support < 1.0 and claim.reason is None
+    assert groundedness(partial, CONTEXTS) == pytest.approx(0.5 * (1.0 + claim.support), abs=1e-4)
 
 
 def test_lexical_many_equals_single_and_no_method_column_change(no_extra):
@@ -63,6 +68,32 @@ def test_malformed_text_does_not_crash(no_extra):
     g = groundedness_many(weird, [CONTEXTS] * len(weird))
     assert np.isfinite(g).all() and ((0 <= g) & (g <= 1)).all()
     assert claims("Is it free? Thanks!") == []  # a question and a thank-you assert nothing
+
+
+def test_number_only_answer_is_checked_against_the_sentences_stating_numbers(no_extra):
+    # "1-2" alone has no word to find its evidence by; it is in the third sentence, 7 is nowhere
+    assert groundedness("1-2", CONTEXTS) == 1.0
+    assert groundedness("30", CONTEXTS) == 1.0
+    detail = groundedness_detail("7", CONTEXTS)
+    assert detail[0].support == 0.0 and detail[0].reason == "number"
+
+
+def test_tokenised_lower_case_text_splits_into_claims(no_extra):
+    # tokenised, lower-cased generator output: " . " ends a sentence even before a lower-case word
+    answer = "standard shipping takes 3-5 business days . express shipping delivers in 9 business days ."
+    assert claims(answer) == ["standard shipping takes 3-5 business days .",
+                              "express shipping delivers in 9 business days ."]
+    # one claim per sentence: the wrong number sinks only its own claim, not the whole answer
+    assert 0.0 < groundedness(answer, CONTEXTS) < 1.0
+    assert claims("The U.S. team won. e.g. this") == ["The U.S. team won. e.g. this"]  # no split inside abbreviations
+
+
+def test_unknown_word_placeholders_are_not_names(no_extra):
+    # UNK / [UNK] / <unk> are a generator's unknown-word tokens, not invented proper names
+    for placeholder in ("UNK", "[UNK]", "<unk>"):
+        answer = f"Standard shipping takes 3-5 {placeholder} business days."
+        assert groundedness(answer, CONTEXTS) == 1.0, placeholder
+    assert groundedness("Standard shipping takes 3-5 business days via Unkcorp.", CONTEXTS) == 0.0  # a real name still counts
 
 
 def test_unknown_method_and_length_mismatch_raise():
