@@ -1,10 +1,11 @@
 """One row of offline evaluation scores per LLM trace (the body of the `llm_eval_scores` asset).
 
 Thresholds:
-- HALLUCINATION_THRESHOLD = 0.75: an answer is hallucinated when its groundedness (share of
-  supported claims, token-weighted) is below it and it is not a refusal: more than a quarter of
-  what it asserts is unsupported. A claim with a wrong number or name scores 0, so a two-claim
-  answer with one wrong fact scores about 0.5. Chosen on the sample world (sample-world test).
+- HALLUCINATION_THRESHOLD = 0.75: an answer is hallucinated when its groundedness (half the
+  token-weighted share of supported claims, half their mean support; groundedness.py step 4) is
+  below it and it is not a refusal. A claim with a wrong number or name scores 0, so a two-claim
+  answer with one wrong fact scores about 0.5, and an answer whose claims are all supported
+  scores at least 0.75. Chosen on the sample world (sample-world test).
 - TOXIC_THRESHOLD = 0.5 (toxicity.py): the classifier's own decision point.
 Rows without an answer (status error/timeout) get null quality scores.
 Groundedness, relevance and semantic similarity are scored for the whole frame at once (one
