@@ -132,14 +132,14 @@ def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, w
     """Score both models on the same `window` (rows later than the candidate's training rows) and gate."""
     import pandas as pd
 
-    from ops_pipelines.lib.mlops.training import check_frame
+    from ops_pipelines.lib.mlops.training import check_frame, model_inputs
 
     check_frame(window, spec, "evaluation window")
     promo, metric = spec.promotion, spec.promotion.metric
-    X = window[list(spec.features)]
     y = pd.to_numeric(window[spec.target]).astype(int).to_numpy()
-    p_cand = candidate_model.predict_proba(X)[:, 1]
-    p_champ = champion_model.predict_proba(X)[:, 1] if champion_model is not None else None
+    p_cand = candidate_model.predict_proba(model_inputs(candidate_model, window, spec))[:, 1]
+    p_champ = (champion_model.predict_proba(model_inputs(champion_model, window, spec))[:, 1]
+               if champion_model is not None else None)
     cand = metric_value(metric, y, p_cand)
     slices = _slice_rows(spec, window, y, p_cand, p_champ)
     base = {"metric": metric, "rows": len(y), "candidate_metric": cand, "slices": slices,

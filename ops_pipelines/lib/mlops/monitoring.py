@@ -69,7 +69,9 @@ def metric_value(metric: str, y_true: pd.Series, score: pd.Series) -> float | No
 
 
 def predict_scores(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> pd.Series:
-    return pd.Series(model.predict_proba(frame[list(spec.features)])[:, 1], index=frame.index, name="prediction")
+    from ops_pipelines.lib.mlops.training import model_inputs
+
+    return pd.Series(model.predict_proba(model_inputs(model, frame, spec))[:, 1], index=frame.index, name="prediction")
 
 
 def decide(spec: ModelSpec, day: pd.Timestamp, result: ModelDay, previous: dict[str, Any] | None,

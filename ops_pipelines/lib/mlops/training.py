@@ -107,6 +107,16 @@ def fit_pipeline(spec: ModelSpec, train: pd.DataFrame):
     return pipeline.fit(rows[list(spec.features)], target)
 
 
+def model_inputs(model: Any, frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """The columns `model` was fitted on (a champion trained under an older feature list keeps its
+    own), else the spec's features; ValueError naming what the frame lacks."""
+    columns = [str(c) for c in getattr(model, "feature_names_in_", spec.features)]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"the model needs columns {missing} that these rows lack")
+    return frame[columns]
+
+
 def holdout_metrics(model: Any, holdout: pd.DataFrame, spec: ModelSpec) -> dict[str, float]:
     """roc_auc, log_loss, accuracy, average_precision, positive rates on `holdout` (NaN when undefined)."""
     import numpy as np
@@ -115,7 +125,7 @@ def holdout_metrics(model: Any, holdout: pd.DataFrame, spec: ModelSpec) -> dict[
 
     check_frame(holdout, spec, "holdout")
     y = pd.to_numeric(holdout[spec.target]).astype(int).to_numpy()
-    p = model.predict_proba(holdout[list(spec.features)])[:, 1]
+    p = model.predict_proba(model_inputs(model, holdout, spec))[:, 1]
     both = len(np.unique(y)) == 2  # ranking metrics need both classes
     out = {
         "roc_auc": metrics.roc_auc_score(y, p) if both else float("nan"),

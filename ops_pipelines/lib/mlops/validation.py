@@ -117,8 +117,9 @@ def validate_dataset(frame: pd.DataFrame, spec: ModelSpec, *, min_rows: int | No
     raw = read_suite(path)
     floor = spec.training.min_rows if min_rows is None else int(min_rows)
     frame = frame.reset_index(drop=True)
-    numeric = [c for c in dict.fromkeys([*spec.numeric, spec.target]) if c in frame.columns
-               and pd.api.types.is_numeric_dtype(frame[c])]
+    # every number the model or its drift report reads
+    numeric = [c for c in dict.fromkeys([*spec.numeric, *spec.drift_columns, spec.target]) if c in frame.columns
+               and c not in spec.categorical and pd.api.types.is_numeric_dtype(frame[c])]
     shares = {c: non_finite_share(frame[c]) for c in numeric}
     limits = non_finite_limits(raw, numeric)
     expectations = _run_gx(frame, path, floor)

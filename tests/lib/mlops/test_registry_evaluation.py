@@ -65,6 +65,23 @@ def test_better_candidate_passes_and_worse_is_rejected():
     assert f"{worse.candidate_metric:.4f}" in worse.reason and f"{worse.champion_metric:.4f}" in worse.reason
 
 
+def test_a_champion_fitted_on_an_older_feature_list_is_scored_on_its_own_columns():
+    from ops_pipelines.lib.mlops.training import fit_pipeline
+
+    window, _, _ = _window()
+    older = dataclasses.replace(SPEC, numeric=(*SPEC.numeric, "extra_signal"))  # the config changed since
+    rng = np.random.default_rng(3)
+    train = click_rows(3000, seed=9).assign(extra_signal=lambda f: f["clicked"] + rng.normal(0, 0.5, len(f)))
+    champion = fit_pipeline(older, train)
+    candidate = fit_pipeline(SPEC, train)
+    with pytest.raises(ValueError, match="extra_signal"):  # the window lacks the champion's column: named
+        compare(SPEC, candidate, champion, window)
+    window = window.assign(extra_signal=window["clicked"] + rng.normal(0, 0.5, len(window)))
+    result = compare(SPEC, candidate, champion, window)
+    assert result.champion_metric > result.candidate_metric  # the champion used its extra column
+    assert not result.passed
+
+
 def test_min_improvement_is_required():
     window, good, _ = _window()
     strict = dataclasses.replace(SPEC, promotion=dataclasses.replace(SPEC.promotion, min_improvement=0.01))

@@ -69,7 +69,9 @@ def row(frame: pd.DataFrame, service: str, clock: str) -> pd.Series:
 def test_shape_order_and_columns_match_the_model_config(features):
     spec = model_spec("incident_risk")
     assert list(features.columns) == list(COLUMNS)
-    assert set(COLUMNS) == {spec.time_column, *spec.features, spec.target}
+    # every model input and drift column is produced; `service` identifies the row (not a feature)
+    assert {spec.time_column, *spec.features, spec.target, *spec.drift_columns} <= set(COLUMNS)
+    assert "service" in COLUMNS and "service" not in spec.features
     assert len(features) == 2 * 288
     assert features["timestamp"].min() == DAY and features["timestamp"].max() == at("23:55")
     assert features[["timestamp", "service"]].equals(features.sort_values(["timestamp", "service"])[["timestamp", "service"]])
