@@ -60,6 +60,7 @@ class ModelSpec:
     drift: DriftSpec = DriftSpec()
     promotion: PromotionSpec = PromotionSpec()
     exclude_incidents: IncidentExclusion | None = None
+    keys: tuple[str, ...] = ()  # identify a row (e.g. the service): kept in dataset versions, never model input
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -108,7 +109,7 @@ def _spec(raw: dict[str, Any]) -> ModelSpec:
         numeric=tuple(raw["features"].get("numeric", [])), categorical=tuple(raw["features"].get("categorical", [])),
         target=raw["target"], estimator_class=estimator["class"], estimator_params=dict(estimator.get("params", {})),
         training=TrainingSpec(**(raw.get("training") or {})), drift=DriftSpec(**drift),
-        promotion=PromotionSpec(**promotion), exclude_incidents=exclusion,
+        promotion=PromotionSpec(**promotion), exclude_incidents=exclusion, keys=tuple(raw.get("keys") or ()),
     )
 
 

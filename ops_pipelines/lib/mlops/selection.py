@@ -63,12 +63,12 @@ def select_training_rows(
     incidents: pd.DataFrame | None,
 ) -> Selection:
     """Rows with `window_start <= time < window_end`, a target, not an exact duplicate and (when the
-    spec says so) outside every padded incident window; only the time, feature and target columns."""
+    spec says so) outside every padded incident window; only the time, key, feature and target columns."""
     start, end = ensure_utc(window_start, "window_start"), ensure_utc(window_end, "window_end")
     if end <= start:
         raise ValueError(f"empty training window: window_end {end} is not after window_start {start}")
-    columns = [spec.time_column, *spec.features, spec.target]
-    missing = [c for c in dict.fromkeys(columns) if c not in frame.columns]
+    columns = list(dict.fromkeys([spec.time_column, *spec.keys, *spec.features, spec.target]))
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"model {spec.name!r}: input lacks columns {missing}; found {sorted(map(str, frame.columns))}")
     frame = frame.reset_index(drop=True)

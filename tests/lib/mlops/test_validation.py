@@ -161,6 +161,19 @@ def test_metadata_is_flat_and_json(clean, bad_values):
 
 # --- incident-risk features ------------------------------------------------------------------------
 
+def test_a_selected_incident_risk_dataset_keeps_its_key_and_passes_its_suite():
+    # the service is a key, not a feature: the dataset version must still carry it, or the
+    # suite's one-row-per-service-and-step expectation fails every retraining
+    from ops_pipelines.lib.mlops.selection import select_training_rows
+
+    assert RISK.keys == ("service",) and "service" not in RISK.features
+    frame = risk_rows()
+    sel = select_training_rows(frame, RISK, frame["timestamp"].min(), frame["timestamp"].max() + pd.Timedelta("5min"), None)
+    assert "service" in sel.rows.columns and len(sel.rows) == len(frame)
+    result = validate_dataset(sel.rows, RISK, min_rows=100)
+    assert result.passed, result.failures()
+
+
 def test_incident_risk_features_tolerate_a_few_gaps_but_not_missing_telemetry():
     gappy = risk_rows()
     gappy.loc[:5, "cpu_utilization"] = np.nan  # 6 of 300 = 2%: scrape gaps, imputed later
