@@ -68,6 +68,7 @@ def recovery(model: str, shift: pd.Timestamp, last: pd.Timestamp, storage: Path)
     from sklearn.metrics import roc_auc_score
 
     from ops_pipelines.lib.mlops.config import model_spec
+    from ops_pipelines.lib.mlops.monitoring import predict_scores
     from ops_pipelines.lib.mlops.registry import champion_version, load_version
     from ops_pipelines.lib.mlops.tracking import (
         configure_mlflow,
@@ -91,7 +92,7 @@ def recovery(model: str, shift: pd.Timestamp, last: pd.Timestamp, storage: Path)
 
     def auc(version, frame) -> float:
         model_ = load_version(client, spec.registered_name, int(version.version))
-        return float(roc_auc_score(frame[spec.target], model_.predict_proba(frame[list(spec.features)])[:, 1]))
+        return float(roc_auc_score(frame[spec.target], predict_scores(model_, frame, spec)))
 
     pre = window(shift - pd.Timedelta(days=5), 5)
     later_start = shift + pd.Timedelta(days=LATER_WINDOW_OFFSET)

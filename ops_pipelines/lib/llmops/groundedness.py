@@ -205,8 +205,7 @@ def _embedding_scores(answers: Sequence[str | None], contexts: Sequence[Sequence
     vectors = embeddings.encode(texts)
     out = []
     for det, ss, idx in zip(details, sents, indexes):
-        total = sum(d.weight for d in det)
-        if total == 0:
+        if not det:  # no factual claim (every claim weighs >= 1 content word)
             out.append(1.0)
             continue
         if not ss:  # nothing to be grounded in: every claim unsupported

@@ -67,6 +67,11 @@ class ModelSpec:
         return self.numeric + self.categorical
 
     @property
+    def dataset_columns(self) -> tuple[str, ...]:
+        """What a dataset version keeps: time, keys, features, target (each once, in that order)."""
+        return tuple(dict.fromkeys((self.time_column, *self.keys, *self.features, self.target)))
+
+    @property
     def drift_columns(self) -> tuple[str, ...]:
         return self.drift.columns or self.features
 

@@ -67,7 +67,7 @@ def select_training_rows(
     start, end = ensure_utc(window_start, "window_start"), ensure_utc(window_end, "window_end")
     if end <= start:
         raise ValueError(f"empty training window: window_end {end} is not after window_start {start}")
-    columns = list(dict.fromkeys([spec.time_column, *spec.keys, *spec.features, spec.target]))
+    columns = list(spec.dataset_columns)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ValueError(f"model {spec.name!r}: input lacks columns {missing}; found {sorted(map(str, frame.columns))}")

@@ -88,7 +88,7 @@ def check_frame(frame: pd.DataFrame, spec: ModelSpec, role: str) -> None:
 
 def canonical_rows(frame: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     """The model's columns in a fixed row order, so the fit does not depend on the input order."""
-    cols = [c for c in dict.fromkeys((spec.time_column, *spec.keys, *spec.features, spec.target)) if c in frame.columns]
+    cols = [c for c in spec.dataset_columns if c in frame.columns]
     return frame[cols].sort_values(cols, kind="mergesort", na_position="last").reset_index(drop=True)
 
 
