@@ -89,12 +89,36 @@ def _interrupt(signum, frame) -> None:
 
 
 def cmd_detect(args: argparse.Namespace) -> int:
-    from ops_pipelines.lib.aiops.detect_files import detect_files
+    """Exit 0: every file scored; 1: some could not be (each named on stderr); 2: nothing ran."""
+    from ops_pipelines.lib.aiops.detect_files import UsageError, detect_file, plan_outputs
 
+    try:
+        jobs = plan_outputs(args.inputs, args.output, overwrite=args.overwrite)
+        Path(args.output).mkdir(parents=True, exist_ok=True)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"error: cannot create the output folder {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     settings.use_compiled_cache()
-    written = detect_files([Path(p) for p in args.inputs], Path(args.output))
-    print(f"scored {len(written)} file(s) into {args.output}")
-    return 0
+    done = failed = 0
+    try:
+        for job in jobs:
+            result = detect_file(job)
+            if result.error:
+                failed += 1
+                print(f"error: {job.source}: {result.error}; not scored", file=sys.stderr, flush=True)
+                continue
+            done += 1
+            note = result.notes.describe()
+            if note:
+                print(f"note: {job.source}: {note}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        print(f"interrupted after {done + failed} of {len(jobs)} file(s)", file=sys.stderr)
+        return 130
+    print(f"scored {done} file(s) into {args.output}" + (f"; {failed} could not be scored" if failed else ""))
+    return 1 if failed else 0
 
 
 def cmd_llm_eval(args: argparse.Namespace) -> int:
@@ -179,7 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     detect = sub.add_parser("detect", help="score timestamp,value CSV files with the default detector")
     detect.add_argument("inputs", nargs="+", help="CSV files or folders of them")
-    detect.add_argument("--output", required=True, help="folder for timestamp,value,anomaly_score,is_anomaly CSVs")
+    detect.add_argument("--output", required=True, help="folder for timestamp,value,anomaly_score,is_anomaly CSVs "
+                        "mirroring the input paths")
+    detect.add_argument("--overwrite", action="store_true", help="replace output files of an earlier run "
+                        "(default: refuse if any exists)")
     detect.set_defaults(func=cmd_detect)
 
     llm = sub.add_parser("llm-eval", help="score question/context/answer JSONL rows offline")

@@ -39,3 +39,63 @@ def test_demo_materializes_every_ingestion_asset_per_day_and_prints_a_summary(tm
     # runs are recorded in the embedded instance, so the UI shows them
     assert list((tmp_path / "home" / "dagster").glob("**/runs.db")) or list((tmp_path / "home" / "dagster").glob("**/*.db"))
     assert not list(tmp_path.glob(".tmp_dagster_home_*"))
+
+
+def _series_csv(path: Path, n: int, seed: int, moves=(), repeats=()) -> pd.DataFrame:
+    """A 5-minute series written as text; `moves` (from, to) move rows, `repeats` repeat a row's timestamp."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    t = pd.date_range("2015-09-01", periods=n, freq="5min").strftime("%Y-%m-%d %H:%M:%S")
+    values = (50 + 10 * np.sin(np.arange(n) / 288 * 2 * np.pi) + rng.normal(0, 1, n)).round(3)
+    rows = [[stamp, str(v)] for stamp, v in zip(t, values)]
+    for at in repeats:
+        rows.insert(at + 1, [rows[at][0], "77.7"])
+    for src, dst in moves:
+        rows.insert(dst, rows.pop(src))
+    frame = pd.DataFrame(rows, columns=["timestamp", "value"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def test_detect_on_messy_files_scores_every_usable_file_row_for_row_and_overwrites_nothing(tmp_path):
+    mixed = tmp_path / "mixed"
+    ooo = _series_csv(mixed / "east" / "cpu.csv", 1500, 1, moves=[(1400, 700)])
+    dst = _series_csv(mixed / "west" / "cpu.csv", 1500, 2, repeats=[300, 900])
+    (mixed / "west" / "export.csv").write_text("when,what\n2015-09-01 00:00:00,1\n")
+
+    out = run(["detect", "mixed", "--output", "out"], tmp_path)
+    assert out.returncode == 1, out.stderr[-2000:]
+    assert "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert "error: mixed/west/export.csv: missing column(s) timestamp, value" in out.stderr
+    assert [line for line in lines if "export.csv" in line] and len(lines) == 3, lines
+    assert "note: mixed/east/cpu.csv: 1 row out of order; scored in time order, written in file order" in lines
+    assert "note: mixed/west/cpu.csv: 2 repeated timestamps" in lines
+    assert "scored 2 file(s) into out; 1 could not be scored" in out.stdout
+    for name, source in (("east", ooo), ("west", dst)):
+        scored = pd.read_csv(tmp_path / "out" / name / "cpu.csv", dtype={"timestamp": str, "value": str})
+        assert list(scored.columns) == ["timestamp", "value", "anomaly_score", "is_anomaly"]
+        assert scored[["timestamp", "value"]].equals(source), name  # row for row, as the input had them
+        assert scored["anomaly_score"].between(0, 1).all() and scored["anomaly_score"].gt(0).sum() > 10
+    assert not (tmp_path / "out" / "west" / "export.csv").exists()
+
+    # a second run into the same folder refuses before writing anything
+    before = {p: p.read_bytes() for p in (tmp_path / "out").rglob("*.csv")}
+    (mixed / "east" / "cpu.csv").write_text("timestamp,value\n2015-09-01 00:00:00,1\n")
+    again = run(["detect", "mixed", "--output", "out"], tmp_path)
+    assert again.returncode == 2 and "Traceback" not in again.stderr
+    assert "exist already" in again.stderr and "--overwrite" in again.stderr
+    assert {p: p.read_bytes() for p in (tmp_path / "out").rglob("*.csv")} == before
+
+    # several inputs: same-named files mirror their paths instead of landing on one out2/cpu.csv
+    ooo.to_csv(mixed / "east" / "cpu.csv", index=False)
+    both = run(["detect", "mixed/east/cpu.csv", "mixed/west/cpu.csv", "--output", "out2"], tmp_path)
+    assert both.returncode == 0, both.stderr[-2000:]
+    for name in ("east", "west"):
+        assert (tmp_path / "out2" / name / "cpu.csv").read_bytes() == before[tmp_path / "out" / name / "cpu.csv"]
+    assert len(list((tmp_path / "out2").rglob("*.csv"))) == 2
+
+    missing = run(["detect", "nope.csv", "--output", "out3"], tmp_path)
+    assert missing.returncode == 2 and missing.stderr.strip() == "error: no such file or folder: nope.csv"
