@@ -8,8 +8,6 @@ file that cannot be scored at all is reported and the others are still scored.
 from __future__ import annotations
 
 import bisect
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ import pandas as pd
 
 from ops_pipelines.lib.aiops.detect_paths import Job, UsageError, plan_outputs
 from ops_pipelines.lib.aiops.detector import DetectorParams, DetectorState, score
+from ops_pipelines.lib.files import atomic_write_text
 
 __all__ = ["FileResult", "Job", "SeriesNotes", "UnscorableFile", "detect_file", "detect_files",
            "detect_series", "plan_outputs", "score_series", "UsageError"]
@@ -155,24 +154,12 @@ def read_series(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _write_atomic(frame: pd.DataFrame, target: Path) -> None:
-    # a crash or Ctrl-C never leaves a half-written output that a later run would refuse to replace
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", newline="") as handle:
-            frame.to_csv(handle, index=False)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def detect_file(job: Job, params: DetectorParams = DetectorParams()) -> FileResult:
     """Score `job.source` into `job.target`; a problem with this file is returned, not raised."""
     try:
         out, notes = score_series(read_series(job.source), params)
-        _write_atomic(out[COLUMNS], job.target)
+        # written whole or not at all: an interrupted run leaves no half file a later run would refuse
+        atomic_write_text(job.target, out[COLUMNS].to_csv(index=False, lineterminator="\n"))
     except OSError as exc:
         return FileResult(job, error=exc.strerror or str(exc))
     except ValueError as exc:  # UnscorableFile; any other ValueError is still this file's alone
