@@ -55,6 +55,47 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(days=args.days, start=args.start, seed=args.seed, out=sys.stdout)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """The daily graph over a range of days of the data home's landing zone, one day after another.
+    Exit 0: every day succeeded; 1: some day did not; 2: nothing ran."""
+    if args.home:
+        os.environ[settings.HOME_ENV] = str(Path(args.home).resolve())
+    from ops_pipelines import daily_runs
+
+    landing = settings.landing_dir()
+    try:
+        days, empty = daily_runs.check_days(args.first, args.last, landing)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    import dagster as dg
+
+    home = prepare_embedded_instance()
+    env = {**os.environ, "DAGSTER_HOME": str(home), settings.HOME_ENV: str(settings.data_home())}
+    logs = settings.data_home() / "logs"
+    print(f"daily_job for {len(days)} day(s), {days[0]} to {days[-1]}, over {landing} (instance {home}; "
+          f"daemon log {logs / 'dagster-daemon.log'})", flush=True)
+    for day in empty:
+        print(f"note: no landing files for {day}: its partitions will be empty", file=sys.stderr, flush=True)
+    outcomes: list = []
+    try:
+        with dg.DagsterInstance.get() as instance:
+            outcomes = daily_runs.run_days(instance, days, env, logs, sys.stdout, trigger="cli", done=outcomes)
+    except KeyboardInterrupt:
+        print(f"interrupted after {len(outcomes)} of {len(days)} day(s)", file=sys.stderr)
+        return 130
+    except (RuntimeError, TimeoutError) as exc:  # a run could not be submitted, the daemon died, a run hung
+        print(f"error: {exc}", file=sys.stderr)
+    daily_runs.print_outcomes(outcomes, sys.stdout)
+    failed = [o.day for o in outcomes if o.status != "SUCCESS"] + days[len(outcomes):]
+    if failed:
+        print(f"{len(failed)} of {len(days)} day(s) did not succeed; once fixed, rerun from the first: "
+              f"ops-pipelines run --from {failed[0]} --to {days[-1]}", file=sys.stderr)
+        return 1
+    print("Latest health report: ops-pipelines status; runs and assets: ops-pipelines ui")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Dagster webserver and daemon (and the MLflow UI on the next port) as separate processes, so schedules
     and sensors run while the UI is open."""
@@ -200,6 +241,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--start", type=_date, default=DEFAULT_START)
     demo.add_argument("--seed", type=int, default=DEFAULT_SEED)
     demo.set_defaults(func=cmd_demo)
+
+    run = sub.add_parser("run", help="run the daily graph over your landing zone for a range of days")
+    run.add_argument("--from", dest="first", type=_date, required=True, help="first day, YYYY-MM-DD (UTC)")
+    run.add_argument("--to", dest="last", type=_date, required=True, help="last day, YYYY-MM-DD (included)")
+    run.add_argument("--home", default=None,
+                     help=f"data home whose landing/ holds your files (default: ${settings.HOME_ENV} or ./.ops_pipelines)")
+    run.set_defaults(func=cmd_run)
 
     detect = sub.add_parser("detect", help="score timestamp,value CSV files with the default detector")
     detect.add_argument("inputs", nargs="+", help="CSV files or folders of them")

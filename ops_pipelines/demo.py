@@ -9,12 +9,8 @@ from typing import TextIO
 
 from ops_pipelines import settings
 
-DAILY_JOB = "daily_job"
-RETRAINING_JOB = "retraining_job"
-RETRAINING_SENSOR = "retraining_sensor"
 # What the demo owns under the data home; a rerun starts from the same world, byte for byte.
 DEMO_FOLDERS = ("landing", "storage", "state", "datasets", "mlflow", "reports", "alerts", "judge_cache")
-RUN_TIMEOUT_S = 600
 
 
 def reset_data_home() -> None:
@@ -36,7 +32,7 @@ def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:
 
     import dagster as dg
 
-    from ops_pipelines import runner
+    from ops_pipelines import daily_runs
     from ops_pipelines.lib.sim import simulate_world
 
     reset_data_home()
@@ -45,48 +41,18 @@ def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:
     summary = simulate_world(landing, start, days, seed=seed)
     print(f"simulated {days} days from {start} (seed {seed}) into {landing} in {time.perf_counter() - t0:.1f}s", file=out)
     env = {**os.environ, "DAGSTER_HOME": str(settings.dagster_home()), "OPS_PIPELINES_HOME": str(settings.data_home())}
-    logs = settings.data_home() / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    day_runs: list[tuple[str, str]] = []
+    days_run = daily_runs.day_range(start, start + dt.timedelta(days=days - 1))
     with dg.DagsterInstance.get() as instance:
-        # Create the SQLite schemas here, before the daemon and the CLI open them at the same time.
-        instance.get_runs(limit=1)
-        instance.all_instigator_state()
-        instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
-        daemon = runner.start_daemon(env, logs / "dagster-daemon.log")
-        try:
-            for i in range(days):
-                day = (start + dt.timedelta(days=i)).isoformat()
-                t1 = time.perf_counter()
-                run_id = runner.launch_run(DAILY_JOB, day, {"ops/trigger": "demo"}, env)
-                status = runner.wait_for(lambda run_id=run_id: runner.finished_status(instance, run_id), RUN_TIMEOUT_S,
-                                         f"the {day} run", daemon)
-                day_runs.append((day, run_id))
-                retrained = _retraining_note(instance, day, daemon)
-                bar = "#" * (i + 1) + "." * (days - i - 1)
-                note = f"; retraining: {retrained}" if retrained else ""
-                print(f"[{bar}] {i + 1:>2}/{days} {day} {status.lower()} in {time.perf_counter() - t1:.0f}s{note}",
-                      file=out, flush=True)
-        finally:
-            runner.stop_process(daemon)
-        print_summary(instance, [r for _, r in day_runs], summary.to_dict(), injected_bad_rows(landing), out)
+        outcomes = daily_runs.run_days(instance, days_run, env, settings.data_home() / "logs", out, trigger="demo")
+        print_summary(instance, [o.run_id for o in outcomes], summary.to_dict(), injected_bad_rows(landing), out)
         print_incidents(landing, out)
         print_mlops(instance, out)
         print_llm_quality(landing, out)
-        failed = [day for day, r in day_runs if runner.run_status(instance, r) != "SUCCESS"]
+        failed = [o.day for o in outcomes if o.status != "SUCCESS"]
     print(f"\nData: {settings.data_home()} (asset Parquet in storage/, reports in reports/, MLflow in mlflow/)", file=out)
     print("Open the Dagster UI:  .venv/bin/ops-pipelines ui   then browse http://127.0.0.1:3000", file=out)
     print("Latest health report: .venv/bin/ops-pipelines status", file=out)
     return 1 if failed else 0
-
-
-def _retraining_note(instance, day: str, daemon) -> str:
-    """Wait for the retraining sensor to read the day's drift report and its runs to finish; say what ran."""
-    from ops_pipelines import runner
-
-    launched = runner.await_sensor_runs(instance, "drift_report", day, RETRAINING_SENSOR, RETRAINING_JOB, daemon, RUN_TIMEOUT_S)
-    return ", ".join(f"{r.tags.get('dagster/partition/model')} ({r.tags.get('ops/trigger')}, {r.status.value.lower()})"
-                     for r in launched)
 
 
 def injected_bad_rows(landing) -> dict[str, int]:

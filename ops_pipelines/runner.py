@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -112,3 +113,25 @@ def await_sensor_runs(instance, asset: str, partition: str, sensor: str, job: st
     wait_for(lambda: not active_runs(instance, job), timeout, f"{job} runs", daemon)
     runs = instance.get_runs(filters=dg.RunsFilter(job_name=job, tags={"dagster/partition/date": partition}))
     return list(reversed(runs))
+
+
+def sensor_stopped(instance, sensor_name: str) -> bool:
+    """True when someone stopped the sensor on this instance (a default-running one has no state until then)."""
+    return any(state.name == sensor_name and state.status.value == "STOPPED" for state in instance.all_instigator_state())
+
+
+def failure_reason(instance, run_id: str) -> str:
+    """One line on why a run did not succeed: its first failed step and that step's own error."""
+    import dagster as dg
+
+    kinds = {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+    for entry in instance.all_logs(run_id, of_type=kinds):
+        event = entry.dagster_event
+        error = getattr(event.event_specific_data, "error", None)
+        while error is not None and error.cause is not None:  # Dagster wraps the asset's exception
+            error = error.cause
+        text = " ".join(line.strip() for line in (error.message if error is not None else event.message or "").splitlines())
+        text = re.sub(r"^(?:\w+\.)+(?=\w+(?:Error|Exception)\b)", "", text.strip())  # the class name without its module
+        where = f"{event.step_key}: " if event.step_key else ""
+        return where + (text[:300] or event.event_type_value)
+    return "no failure event recorded (see the run in the UI)"

@@ -99,3 +99,44 @@ def test_detect_on_messy_files_scores_every_usable_file_row_for_row_and_overwrit
 
     missing = run(["detect", "nope.csv", "--output", "out3"], tmp_path)
     assert missing.returncode == 2 and missing.stderr.strip() == "error: no such file or folder: nope.csv"
+
+
+def test_run_goes_through_your_own_landing_zone_day_by_day_and_says_which_day_failed(tmp_path):
+    import datetime as dt
+
+    from ops_pipelines.lib.sim import simulate_world
+
+    landing = tmp_path / "mine" / "landing"
+    simulate_world(landing, dt.date(2026, 3, 2), 2, seed=5)
+    # a third day whose only file is unusable: the blocking quarantine check fails that day's run
+    header = (landing / "metrics" / "2026-03-02" / "metrics.csv").read_text().splitlines()[0]
+    bad = landing / "metrics" / "2026-03-04" / "export.csv"
+    bad.parent.mkdir(parents=True)
+    bad.write_text(header + "\n" + "yesterday,frontend,cpu,lots,\n" * 20)
+
+    out = run(["run", "--from", "2026-03-02", "--to", "2026-03-04", "--home", "mine"], tmp_path)
+    assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "Traceback" not in out.stderr
+    progress = [line for line in out.stdout.splitlines() if line.startswith("[")]
+    assert [line.split()[2:4] for line in progress] == [["2026-03-02", "success"], ["2026-03-03", "success"],
+                                                        ["2026-03-04", "failure"]]
+    table = out.stdout[out.stdout.index("Per day"):].splitlines()[1:4]
+    assert [row.split()[:2] for row in table] == [["2026-03-02", "success"], ["2026-03-03", "success"],
+                                                  ["2026-03-04", "failure"]]
+    assert "quarantine_share_below_threshold" in table[2]
+    assert "rerun from the first: ops-pipelines run --from 2026-03-04 --to 2026-03-04" in out.stderr
+
+    storage = tmp_path / "mine" / "storage"
+    for asset in ("telemetry_metrics", "service_logs", "metric_anomalies", "incidents", "alert_noise_report"):
+        assert sorted(p.name for p in (storage / asset).glob("*.parquet"))[:2] == ["2026-03-02.parquet", "2026-03-03.parquet"], asset
+    assert len(pd.read_parquet(storage / "metric_anomalies" / "2026-03-03.parquet")) > 1000
+    assert not (storage / "metric_anomalies" / "2026-03-04.parquet").exists()  # skipped after the failed check
+    assert not (tmp_path / "home").exists()  # --home, not $OPS_PIPELINES_HOME
+
+
+def test_run_refuses_a_range_it_cannot_run_without_starting_anything(tmp_path):
+    out = run(["run", "--from", "2026-03-03", "--to", "2026-03-02"], tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == "error: --to 2026-03-02 is before --from 2026-03-03"
+    out = run(["run", "--from", "2026-03-02", "--to", "2026-03-03"], tmp_path)
+    assert out.returncode == 2 and "no landing files for any day from 2026-03-02 to 2026-03-03" in out.stderr
+    assert not (tmp_path / "home" / "dagster").exists()
