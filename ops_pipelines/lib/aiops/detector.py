@@ -8,7 +8,10 @@ z-scores is what lets the detector (a) ignore the normal daily ramp (seasonally 
 once it persists (recently expected again after a while).
 
 Seasonal slots learn only from earlier periods: today's points are accumulated and folded in
-when the day (or week) rolls over, so an incident cannot teach the profile to expect itself.
+when the day (or week) rolls over, and each counts at most `clip` deviations away from the slot's
+profile, so an incident cannot teach the profile to expect itself. The scale never drops below
+the series' resolution (the smallest change seen between consecutive values), so one step of a
+quantised or integer series is not an anomaly.
 
 The z-score is not the alarm: the likelihood layer (likelihood.py) judges it against the
 series' own history, so patterns the series produces routinely (recurring spikes) stop alarming
@@ -33,21 +36,28 @@ from ops_pipelines.lib.aiops import likelihood
 
 SEASONS = {"day": (288, 300), "week": (336, 1800)}  # name -> (slots, slot seconds)
 _SLOT_ARRAYS = ("mean", "dev", "periods", "acc_sum", "acc_abs", "acc_n", "acc_period")
-_SERIES_ARRAYS = ("level", "scale", "count")
+_SERIES_ARRAYS = ("level", "scale", "count", "prev_value", "resolution")
 _POINTS_PER_THREAD = 1_000_000  # below this a second thread costs more than it saves
 
 
 @dataclass(frozen=True)
 class DetectorParams:
-    """One default sensitivity for every series; nothing here is tuned per series."""
+    """One default for every series; nothing here is tuned per series.
 
-    threshold: float = 5.0  # z at which an unfamiliar point scores 0.5 and is flagged
+    threshold, alarm_gain and gain_halflife_s were chosen by leave-one-category-out on the NAB
+    dev slice (docs/aiops.md); the rest are unchanged from the earlier design.
+    """
+
+    threshold: float = 4.0  # z at which an unfamiliar point scores 0.5 and is flagged
     level_halflife: float = 8.0  # points
     scale_halflife: float = 60.0  # points
     season_alpha: float = 0.3  # weight of the newest period in a slot's running estimate
     warmup: int = 10  # points before anything is flagged
     clip: float = 3.0  # Huber clip of update residuals, in scales: spikes barely move the baseline
     rel_floor: float = 1e-3  # scale floor relative to the level, so flat series do not divide by 0
+    # scale floor in multiples of the series' resolution (the smallest change seen between two
+    # consecutive values): a one-step change of a quantised or integer series is not news
+    resolution_floor: float = 1.0
     # The calibration layer (likelihood.py); z thresholds below are multiples of `threshold`.
     memory_halflife: float = 1440.0  # points (a day of minute data): how long the series remembers
     familiar_after: float = 3.0  # reached this often within the memory, a magnitude is normal
@@ -56,7 +66,14 @@ class DetectorParams:
     burst_level: float = 0.3  # average evidence that is a burst (~z of 0.4 k sustained)
     season_z: float = 1.6  # z against the daily profile that counts half
     season_level: float = 0.7  # average that is a broken daily pattern (~2.4 k sustained)
+    season_min_days: int = 2  # a daily profile learned from fewer days cannot call a pattern broken
     range_z: float = 0.3  # z needed with a value outside the range seen so far
+    # Alarm control: every new alarm of a series multiplies the bar for its next one by
+    # alarm_gain (at most gain_max); the extra bar halves every gain_halflife_s seconds.
+    alarm_gain: float = 1.5
+    gain_halflife_s: float = 86_400.0
+    gain_max: float = 10.0
+    rearm_s: float = 1800.0  # flags closer than this to the series' last flag belong to the same alarm
 
     @property
     def level_alpha(self) -> float:
@@ -85,7 +102,8 @@ class DetectorState:
     @classmethod
     def empty(cls, keys: list[str]) -> DetectorState:
         n = len(keys)
-        arrays = {"level": np.zeros(n), "scale": np.zeros(n), "count": np.zeros(n, dtype=np.int64)}
+        arrays = {"level": np.zeros(n), "scale": np.zeros(n), "count": np.zeros(n, dtype=np.int64),
+                  "prev_value": np.full(n, np.nan), "resolution": np.full(n, np.inf)}
         for season, (slots, _) in SEASONS.items():
             for name in _SLOT_ARRAYS:
                 integer = name in ("periods", "acc_n", "acc_period")
@@ -188,7 +206,8 @@ def score_in_place(times: np.ndarray, by_series: np.ndarray, state: DetectorStat
 def _kernel_params(p: DetectorParams) -> tuple[float, ...]:
     """The parameters in the order kernel.run unpacks them."""
     return tuple(float(v) for v in (
-        p.threshold, p.warmup, p.rel_floor, p.clip, p.level_alpha, p.scale_alpha, p.season_alpha, p.memory_alpha,
-        p.familiar_after, p.burst_alpha, p.burst_z, p.burst_level, p.season_z, p.season_level, p.range_z,
-        likelihood.RANGE_TOLERANCE, likelihood.RANGE_MIN_AGE, likelihood.RESCALE_BELOW,
+        p.threshold, p.warmup, p.rel_floor, p.resolution_floor, p.clip, p.level_alpha, p.scale_alpha, p.season_alpha,
+        p.memory_alpha, p.familiar_after, p.burst_alpha, p.burst_z, p.burst_level, p.season_z, p.season_level,
+        p.season_min_days, p.range_z, likelihood.RANGE_TOLERANCE, likelihood.RANGE_MIN_AGE, likelihood.RESCALE_BELOW,
+        p.alarm_gain, p.gain_halflife_s, p.gain_max, p.rearm_s,
     ))

@@ -94,7 +94,7 @@ def _unfamiliar(count, j, bar):
 
 
 @_inline
-def _fold(season, j, s, period, floor, scale, clip, alpha):
+def _fold(season, j, s, period, floor, clip, alpha):
     """Fold slot s's points of an earlier period into its mean and deviation, with the same
     robust clipping as the level (the profile learns only from finished periods)."""
     mean, dev, seen_a, acc_sum, acc_abs, acc_n, acc_period = season
@@ -104,8 +104,8 @@ def _fold(season, j, s, period, floor, scale, clip, alpha):
     mean_new, abs_new = acc_sum[j, s] / n, acc_abs[j, s] / n
     seen, m, d = seen_a[j, s], mean[j, s], dev[j, s]
     young = seen < 3
-    if seen == 0:  # the first period gives a mean; the spread is seeded from the series' scale
-        mean[j, s], dev[j, s] = mean_new, scale
+    if seen == 0:  # the first period gives a mean; its spread is the series' scale while it was collected
+        mean[j, s], dev[j, s] = mean_new, abs_new
     else:
         rate = 1.0 / (seen + 1.0) if young else alpha
         bound = clip * _max(1.25 * d, floor)
@@ -119,15 +119,22 @@ def _fold(season, j, s, period, floor, scale, clip, alpha):
 
 
 @_inline
-def _accumulate(season, j, s, period, x):
-    """Collect this period's points of slot s; they reach the profile when the period ends."""
-    mean, _, seen_a, acc_sum, acc_abs, acc_n, acc_period = season
+def _accumulate(season, j, s, period, x, floor, clip, scl):
+    """Collect this period's points of slot s; they reach the profile when the period ends.
+
+    Where the slot has a profile, a point counts at most `clip` deviations away from it, so one bad
+    day (an outage) moves even a young profile, which folds without clipping, only a bounded step.
+    Without a profile yet, acc_abs collects the series' scale at each point: the first fold's spread."""
+    mean, dev, seen_a, acc_sum, acc_abs, acc_n, acc_period = season
     if acc_period[j, s] != period:
         acc_sum[j, s], acc_abs[j, s], acc_n[j, s] = 0.0, 0.0, 0
     acc_period[j, s] = period
     ref = mean[j, s] if seen_a[j, s] > 0 else np.nan
+    if seen_a[j, s] > 0:
+        bound = clip * _max(1.25 * dev[j, s], floor)
+        x = _clip(x, ref - bound, ref + bound)
     acc_sum[j, s] += x
-    acc_abs[j, s] += 0.0 if np.isnan(ref) else abs(x - ref)
+    acc_abs[j, s] += scl if np.isnan(ref) else abs(x - ref)
     acc_n[j, s] += 1
 
 
@@ -149,7 +156,7 @@ def _learn_episode(count, j, levels, stat, peak, weight):
 
 @_jit
 def run(values, seconds, slots, periods, active, p, series, day, week, lik, counts, levels, out):
-    """Score `values` (series x time, NaN = no point) into `out`, updating every state array in place.
+    """Score `values` (series x time, NaN or inf = no point) into `out`, updating every state array in place.
 
     Series are independent, so disjoint row ranges of all arrays may run in parallel threads.
 
@@ -157,11 +164,12 @@ def run(values, seconds, slots, periods, active, p, series, day, week, lik, coun
     point at that time; p: the parameters (see detector._kernel_params); the rest are the state
     arrays of DetectorState in a fixed order, and the likelihood levels with inf appended.
     """
-    (k, warm, rel_floor, clip, level_alpha, scale_alpha, season_alpha, alpha, familiar_after,
-     burst_alpha, burst_z, burst_level, season_z, season_level, range_z,
-     range_tolerance, range_min_age, rescale_below) = p
-    level, scale_a, count_a = series
-    memory_scale, point_peak, burst, burst_peak, season, range_lo, range_hi, born, point_index = lik
+    (k, warm, rel_floor, res_floor, clip, level_alpha, scale_alpha, season_alpha, alpha, familiar_after,
+     burst_alpha, burst_z, burst_level, season_z, season_level, season_min, range_z,
+     range_tolerance, range_min_age, rescale_below, alarm_gain, gain_halflife, gain_max, rearm) = p
+    level, scale_a, count_a, prev_a, resolution_a = series
+    (memory_scale, point_peak, burst, burst_peak, season, range_lo, range_hi, born, point_index,
+     gain_a, gain_time_a, last_alarm_a) = lik
     point_count, burst_count, season_count = counts
     point_levels, burst_levels, season_levels = levels
     soft, ks, two_k = burst_z * k, season_z * k, 2 * k
@@ -170,9 +178,11 @@ def run(values, seconds, slots, periods, active, p, series, day, week, lik, coun
         lvl, scl, cnt = level[j], scale_a[j], count_a[j]
         mscale, ppeak, m, bpeak, ms = memory_scale[j], point_peak[j], burst[j], burst_peak[j], season[j]
         lo, hi, first_seen, pidx = range_lo[j], range_hi[j], born[j], point_index[j]
+        prev, res, gain, gain_time, last_alarm = prev_a[j], resolution_a[j], gain_a[j], gain_time_a[j], last_alarm_a[j]
+        last_elapsed, decay = -1.0, 1.0
         for t in range(values.shape[1]):
             x = values[j, t]
-            if np.isnan(x):
+            if not np.isfinite(x):
                 out[j, t] = np.nan  # no point, no score
                 if active[t] and mscale < rescale_below:  # only a state made elsewhere starts this small
                     _rescale(counts, j, mscale)
@@ -180,19 +190,25 @@ def run(values, seconds, slots, periods, active, p, series, day, week, lik, coun
                 continue
             # --- detector: z against the recent past and the seasonal slots
             floor = rel_floor * (abs(x if cnt == 0 else lvl) + 1.0)
+            if res < np.inf:  # no deviation below the series' resolution counts (quantised, integer series)
+                floor = _max(floor, res_floor * res)
+            step_size = abs(x - prev)
+            if step_size > 0.0 and step_size < res:
+                res = step_size
+            prev = x
             if cnt == 0:
                 lvl = x
             z = abs(_zscore(x, lvl, scl, floor))
-            _fold(day, j, slots[0, t], periods[0, t], floor, scl, clip, season_alpha)
+            _fold(day, j, slots[0, t], periods[0, t], floor, clip, season_alpha)
             seen_day = day[2][j, slots[0, t]]
             signed_day = _zscore(x, day[0][j, slots[0, t]], day[1][j, slots[0, t]], floor) if seen_day > 0 else np.nan
             z = _fmin(z, abs(signed_day))
-            _accumulate(day, j, slots[0, t], periods[0, t], x)
-            _fold(week, j, slots[1, t], periods[1, t], floor, scl, clip, season_alpha)
+            _accumulate(day, j, slots[0, t], periods[0, t], x, floor, clip, scl)
+            _fold(week, j, slots[1, t], periods[1, t], floor, clip, season_alpha)
             seen_week = week[2][j, slots[1, t]]
             signed_week = _zscore(x, week[0][j, slots[1, t]], week[1][j, slots[1, t]], floor) if seen_week > 0 else np.nan
             z = _fmin(z, abs(signed_week))
-            _accumulate(week, j, slots[1, t], periods[1, t], x)
+            _accumulate(week, j, slots[1, t], periods[1, t], x, floor, clip, scl)
             if cnt < warm:
                 z = 0.0
             known = seen_day > 0 or seen_week > 0
@@ -216,7 +232,7 @@ def run(values, seconds, slots, periods, active, p, series, day, week, lik, coun
                 score = _fmax(score, _ratio(m, burst_levels[_unfamiliar(burst_count, j, bar_scaled / mscale)]))
             d = _fmax(off_season, 0.0)
             ms = ms + burst_alpha * (_ratio(d, ks) - ms)
-            if known and d >= ks and ms >= season_level:
+            if seen_day >= season_min and d >= ks and ms >= season_level:
                 score = _fmax(score, _ratio(ms, season_levels[_unfamiliar(season_count, j, bar_scaled / mscale)]))
             now = float(seconds[t])
             first_seen = _fmin(first_seen, now)
@@ -224,6 +240,20 @@ def run(values, seconds, slots, periods, active, p, series, day, week, lik, coun
             if (x > hi + margin or x < lo - margin) and known and now - first_seen >= range_min_age:
                 score = _fmax(score, _ratio(z, range_z * k))
             lo, hi = _fmin(lo, x), _fmax(hi, x)
+            # alarm control: each new alarm raises the bar for the next by alarm_gain; the bar decays
+            # back towards 1 with gain_halflife (seconds)
+            if gain > 1.0:
+                elapsed = now - gain_time
+                if elapsed != last_elapsed:  # regular sampling: one power per series, not per point
+                    last_elapsed, decay = elapsed, 0.5 ** (elapsed / gain_halflife)
+                gain = 1.0 + (gain - 1.0) * decay
+            gain_time = now
+            if gain > 1.0 and score < 1.0:
+                score = score / (score + gain * gain * (1.0 - score))
+            if score >= 0.5:  # an alarm; flags within `rearm` seconds of the last one continue it
+                if not now - last_alarm <= rearm:  # (NaN: the series' first alarm)
+                    gain = _min(gain * alarm_gain, gain_max)
+                last_alarm = now
             # learn what this point showed (after scoring it)
             if known:
                 mscale *= 1.0 - alpha
@@ -255,3 +285,4 @@ def run(values, seconds, slots, periods, active, p, series, day, week, lik, coun
         level[j], scale_a[j], count_a[j] = lvl, scl, cnt
         memory_scale[j], point_peak[j], burst[j], burst_peak[j], season[j] = mscale, ppeak, m, bpeak, ms
         range_lo[j], range_hi[j], born[j], point_index[j] = lo, hi, first_seen, pidx
+        prev_a[j], resolution_a[j], gain_a[j], gain_time_a[j], last_alarm_a[j] = prev, res, gain, gain_time, last_alarm

@@ -23,6 +23,13 @@ other channels alarms.
 * range: the value leaves the range the series has ever shown by more than 5% of that range
   (HTM's "spatial anomaly"), with a modest z to go with it, once three days are known.
 
+* alarm control: each new alarm (a flagged point more than `rearm_s` after the last one) multiplies
+  the bar for the series' next alarm by `alarm_gain` (at most `gain_max`); the extra bar halves
+  every `gain_halflife_s` seconds. It is applied to the final score (s -> s / (s + g²(1 - s)),
+  so s >= 0.5 exactly when the evidence is g times the base threshold): heavy-tailed series no
+  longer alarm at every new spike, and a series quiet for days is back at full sensitivity.
+  The season channel also waits for a daily profile learned from `season_min_days` days.
+
 Familiarity is learned only from points that had a seasonal reference, and a point without
 one (a new series, a never-seen slot of the day) needs twice the usual z: until a day has
 been seen, a swing may simply be the daily cycle. Familiarity is only checked where a channel
@@ -72,6 +79,9 @@ def empty_arrays(n: int) -> dict[str, np.ndarray]:
         "range_lo": np.full(n, np.inf),
         "range_hi": np.full(n, -np.inf),
         "born": np.full(n, np.nan),  # epoch seconds of the series' first point
+        "gain": np.ones(n),  # alarm control: the bar's current multiplier (>= 1)
+        "gain_time": np.full(n, np.nan),  # epoch seconds the gain was last decayed to
+        "last_alarm": np.full(n, np.nan),  # epoch seconds of the series' last flagged point
     }
     for name, grid in LEVELS.items():
         arrays[f"{name}_count"] = np.zeros((n, len(grid)))
@@ -81,7 +91,8 @@ def empty_arrays(n: int) -> dict[str, np.ndarray]:
 
 
 # The per-series arrays in the order kernel.run unpacks them (the counts follow LEVELS' order).
-SERIES_ARRAYS = ("memory_scale", "point_peak", "burst", "burst_peak", "season", "range_lo", "range_hi", "born", "point_index")
+SERIES_ARRAYS = ("memory_scale", "point_peak", "burst", "burst_peak", "season", "range_lo", "range_hi", "born", "point_index",
+                 "gain", "gain_time", "last_alarm")
 
 
 @lru_cache(maxsize=64)

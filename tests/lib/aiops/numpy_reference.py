@@ -49,7 +49,7 @@ def _decay(a: dict[str, np.ndarray], learn: np.ndarray, alpha: float) -> None:
 
 
 def likelihood_step(a: dict[str, np.ndarray], p: DetectorParams, now: int, x: np.ndarray, z: np.ndarray,
-         season: np.ndarray, known: np.ndarray, ok: np.ndarray) -> np.ndarray:
+         season: np.ndarray, known: np.ndarray, seen_day: np.ndarray, ok: np.ndarray) -> np.ndarray:
     """Score one time step for every series and update the layer's state in `a`.
 
     x: values (NaN = no point); z: the detector's z-score (0 while warming up); season: |z|
@@ -86,7 +86,7 @@ def likelihood_step(a: dict[str, np.ndarray], p: DetectorParams, now: int, x: np
     d = np.fmax(season, 0.0)  # fmax: no reference (NaN) is no evidence (0)
     ms = a["season"]
     np.add(ms, p.burst_alpha * (_ratio(d, ks) - ms), out=ms, where=ok)
-    _raise(score, known & (d >= ks) & (ms >= p.season_level),
+    _raise(score, (seen_day >= p.season_min_days) & (d >= ks) & (ms >= p.season_level),
            lambda rows: _ratio(ms[rows], season_levels[_unfamiliar(a, "season", rows, bar)]))
 
     # range: a new extreme by a margin, with some z to go with it, once a few days are known
@@ -116,6 +116,23 @@ def likelihood_step(a: dict[str, np.ndarray], p: DetectorParams, now: int, x: np
     if lasting.any():
         rows = np.flatnonzero(lasting)
         a["season_count"][rows] += (ms[rows, None] >= season_levels[:-1]) * weight[rows, None]
+    return score
+
+
+def alarm_control(a: dict[str, np.ndarray], p: DetectorParams, now: int, score: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """Raise the bar after each new alarm (a flag more than rearm_s after the last) by alarm_gain;
+    the extra bar halves every gain_halflife_s."""
+    gain, when, last = a["gain"], a["gain_time"], a["last_alarm"]
+    decayed = 1.0 + (gain - 1.0) * 0.5 ** ((now - when) / p.gain_halflife_s)
+    np.copyto(gain, decayed, where=ok & (gain > 1.0))
+    when[ok] = now
+    with np.errstate(invalid="ignore"):
+        damped = score / (score + gain * gain * (1.0 - score))
+        score = np.where(ok & (gain > 1.0) & (score < 1.0), damped, score)
+        alarm = score >= 0.5
+        onset = ok & alarm & ~(now - last <= p.rearm_s)  # NaN: the series' first alarm
+    gain[onset] = np.minimum(gain[onset] * p.alarm_gain, p.gain_max)
+    last[ok & alarm] = now
     return score
 
 
@@ -151,14 +168,21 @@ def reference_score(
     periods = {"day": day_index, "week": (day_index + 3) // 7}  # weeks start on Monday; epoch day 0 was a Thursday
     offsets = {"day": seconds % 86_400, "week": (day_index + 3) % 7 * 86_400 + seconds % 86_400}
     slots = {s: offsets[s] // SEASONS[s][1] for s in SEASONS}
-    lvl, scl, cnt = a["level"], a["scale"], a["count"]
+    lvl, scl, cnt, prev, res = a["level"], a["scale"], a["count"], a["prev_value"], a["resolution"]
     warm = params.warmup
     for t in range(values.shape[0]):
         x = values[t]
-        ok = ~np.isnan(x)
+        ok = np.isfinite(x)
         if not ok.any():
             continue
+        x = np.where(ok, x, np.nan)
         floor = params.rel_floor * (np.abs(np.where(cnt == 0, x, lvl)) + 1.0)
+        floor = np.where(np.isfinite(res), np.maximum(floor, params.resolution_floor * res), floor)
+        step_size = np.abs(x - prev)
+        with np.errstate(invalid="ignore"):
+            finer = ok & (step_size > 0) & (step_size < res)
+        res[finer] = step_size[finer]
+        prev[ok] = x[ok]
         lvl[ok & (cnt == 0)] = x[ok & (cnt == 0)]
         z = np.abs(_zscore(x, lvl, scl, floor))
         signed, seen = {}, {}
@@ -168,11 +192,12 @@ def reference_score(
             seen[season] = a[f"{season}_periods"][:, s]
             signed[season] = np.where(seen[season] > 0, _zscore(x, a[f"{season}_mean"][:, s], a[f"{season}_dev"][:, s], floor), np.nan)
             z = np.fmin(z, np.abs(signed[season]))  # fmin: an unknown slot (NaN) does not count
-            _accumulate(a, season, s, periods[season][t], x, ok)
+            _accumulate(a, season, s, periods[season][t], x, ok, floor, params.clip)
         z = np.where(cnt < warm, 0.0, z)
         known = (seen["day"] > 0) | (seen["week"] > 0)
         off_season = _season_deviation(signed["day"], signed["week"], seen["week"] >= 2)
-        scores = likelihood_step(a, params, int(seconds[t]), x, z, off_season, known, ok)
+        scores = likelihood_step(a, params, int(seconds[t]), x, z, off_season, known, seen["day"], ok)
+        scores = alarm_control(a, params, int(seconds[t]), scores, ok)
         out[t] = np.where(ok, scores, np.nan)
 
         err = x - lvl
@@ -188,17 +213,23 @@ def reference_score(
     return out, state
 
 
-def _accumulate(a: dict[str, np.ndarray], season: str, slot: int, period: int, x: np.ndarray, ok: np.ndarray) -> None:
-    """Collect this period's points of a slot; they reach the profile only when the period ends."""
+def _accumulate(a: dict[str, np.ndarray], season: str, slot: int, period: int, x: np.ndarray, ok: np.ndarray,
+                floor: np.ndarray, clip: float) -> None:
+    """Collect this period's points of a slot; they reach the profile only when the period ends.
+    Against an existing profile a point counts at most `clip` deviations away; without one, the
+    spread collected is the series' scale at each point."""
     p = f"{season}_"
     fresh = ok & (a[p + "acc_period"][:, slot] != period)
     a[p + "acc_sum"][fresh, slot] = 0.0
     a[p + "acc_abs"][fresh, slot] = 0.0
     a[p + "acc_n"][fresh, slot] = 0
     a[p + "acc_period"][ok, slot] = period
-    ref = np.where(a[p + "periods"][:, slot] > 0, a[p + "mean"][:, slot], np.nan)
+    has = a[p + "periods"][:, slot] > 0
+    ref = np.where(has, a[p + "mean"][:, slot], np.nan)
+    bound = clip * np.maximum(1.25 * a[p + "dev"][:, slot], floor)
+    x = np.where(has, np.clip(x, ref - bound, ref + bound), x)
     a[p + "acc_sum"][ok, slot] += x[ok]
-    a[p + "acc_abs"][ok, slot] += np.where(np.isnan(ref), 0.0, np.abs(x - ref))[ok]
+    a[p + "acc_abs"][ok, slot] += np.where(np.isnan(ref), a["scale"], np.abs(x - ref))[ok]
     a[p + "acc_n"][ok, slot] += 1
 
 
@@ -220,8 +251,8 @@ def _fold_finished_period(a, season: str, slot: int, period: int, ok: np.ndarray
     spread = np.where(first, 0.0, np.maximum(abs_new, np.abs(mean_new - m)))
     new_m = np.where(first, mean_new, m + rate * step)
     new_d = np.where(first, d, d + rate * (np.where(young, spread, np.minimum(spread, 2 * bound)) - d))
-    # The first folded period gives a mean but no spread yet: seed it from the series' scale.
-    new_d = np.where(first, a["scale"], new_d)
+    # The first folded period gives a mean; its spread is the series' scale while it was collected.
+    new_d = np.where(first, abs_new, new_d)
     a[p + "mean"][done, slot] = new_m[done]
     a[p + "dev"][done, slot] = new_d[done]
     a[p + "periods"][done, slot] = seen[done] + 1

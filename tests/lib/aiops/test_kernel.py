@@ -56,6 +56,9 @@ def assert_same(expected: tuple[np.ndarray, DetectorState], got: tuple[np.ndarra
     # short memory: the forgetting scale is folded into the counts many times; every knob moved
     DetectorParams(threshold=3.0, memory_halflife=2.0, familiar_after=2.0, burst_halflife=4.0, warmup=3, clip=2.0),
     DetectorParams(burst_level=np.inf, season_z=np.inf, range_z=np.inf, rel_floor=0.0),
+    # alarm control that bites hard and forgets fast, every flag a new alarm; no resolution floor
+    DetectorParams(alarm_gain=3.0, gain_halflife_s=900.0, gain_max=50.0, rearm_s=0.0, resolution_floor=0.0,
+                   season_min_days=1),
 ])
 def test_the_compiled_detector_gives_the_numpy_implementations_floats(params):
     times, values = awkward_series()
