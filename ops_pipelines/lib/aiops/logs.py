@@ -13,12 +13,13 @@ Every line gets a verdict that uses only lines at or before it:
   trickle is learned and bursts stay visible. A burst alerts once, at its onset; every line while
   the rate stays high is marked `in_burst` (evidence for incidents, not a new alert).
 - `level`: DEBUG and INFO lines are never alerts on their own, new template or not.
-All memory is in `LogDetectorState` (finite: a few numbers and at most `window_minutes` minute
-counts per key), so scoring day by day with the state carried over equals one pass.
+All memory is in `LogDetectorState` (per key: a few numbers, the minute counts inside the window
+and 3 x 48 slot counts), so scoring day by day with the state carried over equals one pass.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import zipfile
@@ -78,9 +79,11 @@ class LogDetectorState:
     last_line_ns: int | None = None
     current_day: int | None = None  # epoch day that `today` counts
     _lookup: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _median: list = field(default_factory=list, init=False, repr=False, compare=False)  # per slot, of `season`
 
     def __post_init__(self) -> None:
         self._lookup = {k: i for i, k in enumerate(self.keys)}
+        self._median = [np.median(days, axis=0).tolist() for days in self.season]
 
     def index(self, key: tuple[str, int, str], slots: int) -> int:
         """Row of `key`, adding a fresh one (no history) on first sight."""
@@ -94,6 +97,7 @@ class LogDetectorState:
             self.recent.append(deque())
             self.season.append(np.zeros((_SEASON_DAYS, slots)))
             self.today.append(np.zeros(slots))
+            self._median.append([0.0] * slots)
         return i
 
 
@@ -162,6 +166,7 @@ def _start_day(state: LogDetectorState, day: int) -> None:
         for k, done in enumerate(state.today):
             state.season[k] = np.vstack([done[None, :], state.season[k][:-1]])
             state.today[k] = np.zeros_like(done)
+            state._median[k] = np.median(state.season[k], axis=0).tolist()
     state.current_day = day
 
 
@@ -189,10 +194,14 @@ def _judge(state: LogDetectorState, k: int, i: int, t_ns: int, caller: str, crit
         out["reason"][i] = f"{prefix}burst: {what}"
     elif state.in_burst[k]:
         out["in_burst"][i] = True
-        since = pd.Timestamp(state.flagged_ns[k], tz="UTC").strftime("%Y-%m-%d %H:%M")
-        out["reason"][i] = f"{prefix}inside the burst alerted at {since}: {what}"
+        out["reason"][i] = f"{prefix}inside the burst alerted at {_minute_text(state.flagged_ns[k])}: {what}"
     else:
         out["reason"][i] = prefix + ("warm-up, learning rates: " if not warm else "within its learned rate: ") + what
+
+
+@functools.lru_cache(maxsize=1024)
+def _minute_text(ns: int) -> str:
+    return pd.Timestamp(ns, tz="UTC").strftime("%Y-%m-%d %H:%M")
 
 
 def _count_in_window(state: LogDetectorState, k: int, t_ns: int, params: LogDetectorParams) -> int:
@@ -224,10 +233,10 @@ def _expected(state: LogDetectorState, k: int, minute: int, params: LogDetectorP
     """Lines expected in the window: the largest of the long-run, recent and seasonal expectations."""
     long_run = (params.prior_lines + state.taught[k]) / (params.prior_minutes + state.exposure[k])
     # Seasonal: each window minute at its own slot's rate (the window spans at most two slots).
-    slot, slots = minute % _DAY // params.slot_minutes, len(state.today[k])
+    median = state._median[k]
+    slot = minute % _DAY // params.slot_minutes
     in_slot = min(params.window_minutes, minute % params.slot_minutes + 1)
-    seasonal = (in_slot * float(np.median(state.season[k][:, slot]))
-                + (params.window_minutes - in_slot) * float(np.median(state.season[k][:, (slot - 1) % slots])))
+    seasonal = in_slot * median[slot] + (params.window_minutes - in_slot) * median[slot - 1]
     return max(max(long_run, state.recent_rate[k]) * params.window_minutes, seasonal / params.slot_minutes)
 
 
