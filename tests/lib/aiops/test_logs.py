@@ -75,6 +75,16 @@ def test_an_error_burst_alerts_at_its_onset_and_its_lines_are_marked(tmp_path):
     assert not scored.loc[~inside, "in_burst"].any()
 
 
+def test_the_frequent_error_trickle_is_learned_but_its_burst_alerts(tmp_path):
+    burst = ("retry", 900, 15, 8)  # 15:00-15:14 on day 2: eight a minute where about one is normal
+    _, scored = run_days([synthetic_logs(0), synthetic_logs(1), synthetic_logs(2, bursts=[burst])], tmp_path)
+    alerts = scored[scored["is_anomaly"]]
+    lo = START + pd.Timedelta(days=2, minutes=900)
+    assert len(alerts) == 1 and alerts["message"].str.startswith("payment provider call failed").all()
+    assert lo <= alerts["timestamp"].iloc[0] < lo + pd.Timedelta(minutes=3)
+    assert alerts["baseline"].iloc[0] > 3  # judged against its learned rate, not against a never-seen prior
+
+
 def test_a_never_seen_info_line_is_not_an_alert_on_its_own(tmp_path):
     novel = [("quorum", "INFO", 700, 10, 20)]  # a never-seen statement, even 20 lines a minute
     _, scored = run_days([synthetic_logs(0), synthetic_logs(1, novel=novel)], tmp_path)
