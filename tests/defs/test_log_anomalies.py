@@ -36,39 +36,41 @@ def test_two_days_of_the_sample_world(landing, tmp_path):
     anomalies = {d: pd.read_parquet(storage / "log_anomalies" / f"{d}.parquet") for d in DAYS}
     templates = {d: pd.read_parquet(storage / "log_templates" / f"{d}.parquet") for d in DAYS}
 
-    # Every injected log symptom shows up as a log anomaly of its service in its window.
+    # Every injected log symptom shows up as alerting log lines of its service in its window.
     incidents = json.loads((landing.root / "ground_truth" / "incidents.json").read_text())
     symptoms = [s for i in incidents for s in i["symptoms"] if s["metric"] == "logs"]
     assert symptoms and all(s["start"][:10] in DAYS for s in symptoms)
-    flagged = pd.concat(anomalies.values(), ignore_index=True).query("is_anomaly")
+    lines = pd.concat(anomalies.values(), ignore_index=True)
+    evidence = lines[lines["is_anomaly"] | lines["in_burst"]]
     for s in symptoms:
         lo, hi = pd.Timestamp(s["start"]) - pd.Timedelta(minutes=5), pd.Timestamp(s["end"])
-        hits = flagged[(flagged["service"] == s["service"]) & flagged["timestamp"].between(lo, hi)]
+        hits = evidence[(evidence["service"] == s["service"]) & evidence["timestamp"].between(lo, hi)]
         assert len(hits), f"no log anomaly for {s['service']} in [{lo}, {hi}]"
-    # The incident's never-seen statement is a new template at its root, inside the incident.
+    # The incident's never-seen ERROR statement alerts as a burst at its root, inside the incident.
+    alerts = lines[lines["is_anomaly"]]
+    assert (alerts["kind"] == "burst").all() and alerts["reason"].str.startswith("burst").all()
     for incident in incidents:
         for text in incident["novel_log_templates"]:
-            new = flagged[(flagged["kind"] == "new_template") & flagged["template"].str.startswith(text.split("{")[0])]
+            new = alerts[alerts["template"].str.startswith(text.split("{")[0])]
             assert len(new) and set(new["service"]) == {incident["root_cause_service"]}
             assert new["timestamp"].between(pd.Timestamp(incident["start"]), pd.Timestamp(incident["end"])).all()
-    # Day 1 is the warm-up: its history is learned, nothing is flagged.
+    # Day 1 is the warm-up: its rates are learned, no burst alerts.
     assert not anomalies[DAYS[0]]["is_anomaly"].any()
 
-    # Both assets mined the same ids: the anomaly rows agree with the day's template table.
-    day2 = anomalies[DAYS[1]].merge(templates[DAYS[1]], on="template_id", suffixes=("", "_t"), how="left")
-    assert day2["template_t"].notna().all() and (day2["template"] == day2["template_t"]).all()
-    assert day2.groupby("template_id")["count"].sum().equals(templates[DAYS[1]].set_index("template_id")["count"].sort_index())
-    assert set(templates[DAYS[1]].loc[templates[DAYS[1]]["is_new"], "template_id"]) >= set(
-        flagged.loc[flagged["kind"] == "new_template", "template_id"])
+    # One row per ingested line, with the template id log_templates mined for it.
+    day2, table2 = anomalies[DAYS[1]], templates[DAYS[1]].set_index("template_id")
+    assert len(day2) == table2["count"].sum()
+    assert day2.groupby("template_id").size().equals(table2["count"].sort_index().rename(None))
+    assert (day2["template"] == table2["template"].reindex(day2["template_id"]).to_numpy()).all()
+    assert set(alerts["level"]) <= {"WARN", "ERROR"}  # the sample world writes no CRITICAL lines
 
     meta = results[1].asset_materializations_for_node("log_anomalies")[0].metadata
-    day2_flagged = anomalies[DAYS[1]].query("is_anomaly")
+    day2_alerts = day2[day2["is_anomaly"]]
     assert meta["state_from"].value == DAYS[0]
-    assert meta["anomalous_minutes"].value == day2_flagged["timestamp"].nunique() > 0
-    assert meta["bursts"].value == (day2_flagged["kind"] == "burst").sum() > 0
-    assert meta["new_templates"].value == day2_flagged.loc[day2_flagged["kind"] == "new_template", "template_id"].nunique() > 0
-    table_rows = [line for line in meta["top_anomalies"].value.splitlines() if line.startswith("| 2026-")]
-    assert len(table_rows) == min(10, len(day2_flagged))
+    assert meta["alerts"].value == len(day2_alerts) == meta["burst_alerts"].value > 0
+    assert meta["lines_in_bursts"].value == day2["in_burst"].sum() > len(day2_alerts)
+    table_rows = [line for line in meta["top_alerts"].value.splitlines() if line.startswith("| 2026-")]
+    assert len(table_rows) == min(10, len(day2_alerts))
     assert any(line.split(" | ")[1] in {s["service"] for s in symptoms} for line in table_rows)
     tmeta = results[1].asset_materializations_for_node("log_templates")[0].metadata
     assert tmeta["templates_seen"].value == len(templates[DAYS[1]]) and tmeta["new_templates"].value >= 1

@@ -57,8 +57,9 @@ def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: 
     deps=[TEMPLATES, dg.AssetDep(ANOMALIES, partition_mapping=_PREVIOUS_DAY)],
 )
 def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):
-    """Per service, template and minute: line count, causal baseline and a score in [0, 1]. Flags
-    bursts of a template far above its baseline and the first minute of a never-seen template."""
+    """One row per log line: its template, and whether it is an alert and why. A CRITICAL line is an
+    alert at any rate (dump fields and caller errors aside); a WARN or ERROR line alerts when its
+    template bursts far above its own learned rate; INFO and DEBUG lines never alert on their own."""
     from ops_pipelines.lib.aiops.log_templates import load_miner, mine_logs
     from ops_pipelines.lib.aiops.logs import (
         load_detector_state,
@@ -73,21 +74,23 @@ def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: 
     previous = state_store.previous(context, ANOMALIES)
     scored, state = score_logs(mined, load_detector_state(previous) if previous is not None else None)
     save_detector_state(state, state_store.path(ANOMALIES, day))
-    flagged = scored[scored["is_anomaly"]]
-    top = flagged.sort_values(["score", "count", "timestamp"], ascending=[False, False, True]).head(10)
+    alerts = scored[scored["is_anomaly"]]
+    top = alerts.sort_values(["score", "count", "timestamp"], ascending=[False, False, True]).head(10)
     return dg.Output(
         scored,
         metadata={
             "dagster/row_count": len(scored),
-            "templates_seen": int(scored["template_id"].nunique()),
-            "new_templates": int(flagged.loc[flagged["kind"] == "new_template", "template_id"].nunique()),
-            "bursts": int((flagged["kind"] == "burst").sum()),
-            "anomalous_minutes": int(flagged["timestamp"].nunique()),
-            "anomalous_services": int(flagged["service"].nunique()),
+            "alerts": len(alerts),
+            "critical_alerts": int((alerts["kind"] == "critical").sum()),
+            "burst_alerts": int((alerts["kind"] == "burst").sum()),
+            "lines_in_bursts": int(scored["in_burst"].sum()),
+            "dump_fields": int((scored["kind"] == "dump_field").sum()),
+            "alerting_templates": int(alerts["template_id"].nunique()),
+            "alerting_services": int(alerts["service"].nunique()),
             "lines_skipped": mined.skipped,
             "state_from": previous.stem if previous is not None else "cold start",
-            "top_anomalies": dg.MetadataValue.md(
-                _table(top, ["timestamp", "service", "kind", "level", "count", "baseline", "score", "template"])),
+            "top_alerts": dg.MetadataValue.md(
+                _table(top, ["timestamp", "service", "kind", "level", "count", "baseline", "reason", "template"])),
         },
     )
 
@@ -98,7 +101,7 @@ def _table(frame, columns: list[str]) -> str:
 
     def cell(column: str, value) -> str:
         text = f"{value:.2f}" if isinstance(value, float) else str(value)
-        if column == "template":  # code span: masks like <NUM> would otherwise render as HTML tags
+        if column in ("template", "reason"):  # code span: masks like <NUM> would otherwise render as HTML tags
             text = "`" + text.replace("`", "'") + "`"
         return text.replace("|", "\\|").replace("\n", " ")
 

@@ -185,16 +185,28 @@ def metric_events(anomalies: pd.DataFrame) -> pd.DataFrame:
 
 
 def log_events(log_anomalies: pd.DataFrame) -> pd.DataFrame:
-    """Flagged log-template minutes (bursts, never-seen templates) as correlation events."""
-    flagged = log_anomalies[log_anomalies["is_anomaly"].astype(bool)] if len(log_anomalies) else log_anomalies
+    """Minutes with alerting log lines (critical lines, bursts while they last) as correlation events.
+
+    log_anomalies has one row per line; a burst alerts once but every line while it lasts is
+    `in_burst`, and its minutes are the evidence an incident needs. One event per minute, service
+    and template (the highest score), as the detector's rows were before it scored lines.
+    """
+    if log_anomalies.empty:
+        return pd.DataFrame(columns=EVENT_COLUMNS)
+    hit = log_anomalies["is_anomaly"].astype(bool)
+    if "in_burst" in log_anomalies:
+        hit |= log_anomalies["in_burst"].astype(bool)
+    flagged = log_anomalies[hit]
     if flagged.empty:
         return pd.DataFrame(columns=EVENT_COLUMNS)
+    minutes = flagged.assign(timestamp=flagged["timestamp"].dt.floor("min"), service=flagged["service"].astype(str))
+    per = minutes.groupby(["timestamp", "service", "template_id"], sort=True)["score"].max().reset_index()
     return pd.DataFrame({
-        "timestamp": flagged["timestamp"].to_numpy(),
-        "service": flagged["service"].astype(str).to_numpy(),
-        "signal": ("logs:" + flagged["template_id"].astype(str)).to_numpy(),
+        "timestamp": per["timestamp"].to_numpy(),
+        "service": per["service"].to_numpy(dtype=object),
+        "signal": ("logs:" + per["template_id"].astype(str)).to_numpy(),
         "host": "",
-        "score": flagged["score"].to_numpy(dtype=np.float64),
+        "score": per["score"].to_numpy(dtype=np.float64),
     }, columns=EVENT_COLUMNS)
 
 

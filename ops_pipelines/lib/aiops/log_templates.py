@@ -1,8 +1,8 @@
 """Drain log templates (drain3) with ids that stay stable from day to day, and pickle-free state.
 
-Each line is mined as "<LEVEL> <message>" after masking variable fields, so one template never
-mixes levels (an HTTP 500 line is not merged into the INFO access-log template); the template
-text shown to users leaves the level out. The miner's whole state (clusters, Drain's prefix tree,
+Each line is mined on its message alone after masking variable fields, so one event is one template
+whatever level it was written at; the level stays an attribute of the line (and each template keeps
+the most severe level it was seen at). The miner's whole state (clusters, Drain's prefix tree,
 first-seen minutes) is canonical JSON in a zip with fixed timestamps, never drain3's jsonpickle:
 mining day by day with the state carried over gives the ids, texts and state bytes of one pass.
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ops_pipelines.lib.aiops.log_rules import severity
 from ops_pipelines.lib.aiops.state_store import write_zip_atomic
 from ops_pipelines.lib.ingest.formats import LEVEL_ALIASES
 
@@ -32,10 +33,10 @@ MASKS: tuple[tuple[str, str], ...] = (
     (r"(?<![\w./-])[A-Za-z][A-Za-z_]*[-_:]?\d(?:[\w.:-]*\w)?", "ID"),
     (r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?!\w|\.\d)", "NUM"),
 )
-DRAIN = {"sim_th": 0.4, "depth": 4, "max_children": 100}  # drain3's defaults; the level is token 1
+DRAIN = {"sim_th": 0.4, "depth": 4, "max_children": 100}  # drain3's defaults
 REQUIRED = ("timestamp", "service", "level", "message")
 STATE_MEMBER = "miner.json"
-_FORMAT = 1
+_FORMAT = 2  # 1 mined "<LEVEL> <message>": its ids are not comparable
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps: the same state gives the same bytes
 _NS_PER_MINUTE = 60_000_000_000
 
@@ -45,7 +46,7 @@ def _settings() -> dict:
 
 
 class LogTemplateMiner:
-    """drain3's TemplateMiner plus what the pipeline remembers per template (level, first minute)."""
+    """drain3's TemplateMiner plus what the pipeline remembers per template (top level, first minute)."""
 
     def __init__(self) -> None:
         from drain3 import TemplateMiner
@@ -58,7 +59,7 @@ class LogTemplateMiner:
         config.drain_max_children = DRAIN["max_children"]
         config.drain_max_clusters = None  # an LRU would make ids depend on eviction order
         self.miner = TemplateMiner(config=config)  # no persistence handler: no jsonpickle
-        self.levels: dict[int, str] = {}
+        self.levels: dict[int, str] = {}  # template id -> most severe level seen (first written among equals)
         self.first_seen: dict[int, int] = {}  # template id -> epoch minute of its first line
         self.history_start: int | None = None  # epoch minute (UTC midnight) of the first mined day
 
@@ -69,19 +70,24 @@ class LogTemplateMiner:
         """Mine lines in order; the template id of each line (Drain is sequential by nature)."""
         ids = np.empty(len(messages), dtype=np.int64)
         add = self.miner.add_log_message
-        for i, (level, message, minute) in enumerate(zip(levels, messages, minutes.tolist())):
-            cid = int(add(f"{level} {message}")["cluster_id"])
+        ranks = severity(levels).tolist()
+        known = list(self.levels)
+        top = dict(zip(known, severity([self.levels[c] for c in known]).tolist()))
+        for i, (level, rank, message, minute) in enumerate(zip(levels, ranks, messages, minutes.tolist())):
+            cid = int(add(message)["cluster_id"])
             ids[i] = cid
             if cid not in self.first_seen:
-                self.first_seen[cid], self.levels[cid] = minute, level
+                self.first_seen[cid], self.levels[cid], top[cid] = minute, level, rank
+            elif rank > top[cid]:
+                self.levels[cid], top[cid] = level, rank
         return ids
 
     def templates(self) -> pd.DataFrame:
-        """Every template known so far: template_id, template, level, first_seen, total_count."""
+        """Every template known so far: template_id, template, level (most severe seen), first_seen, total_count."""
         clusters = sorted(self.miner.drain.clusters, key=lambda c: c.cluster_id)
         return pd.DataFrame({
             "template_id": np.array([c.cluster_id for c in clusters], dtype=np.int64),
-            "template": pd.Series([" ".join(c.log_template_tokens[1:]) for c in clusters], dtype=object),
+            "template": pd.Series([" ".join(c.log_template_tokens) for c in clusters], dtype=object),
             "level": pd.Series([self.levels[c.cluster_id] for c in clusters], dtype=object),
             "first_seen": pd.to_datetime(np.array([self.first_seen[c.cluster_id] for c in clusters], dtype=np.int64)
                                          * _NS_PER_MINUTE, utc=True),
@@ -106,8 +112,9 @@ class LogTemplateMiner:
 
         doc = json.loads(data.decode("utf-8"))
         if doc.get("format") != _FORMAT or doc.get("settings") != _settings():
-            raise ValueError("log template state was written with other masking/Drain settings; template ids "
-                             "would not be comparable. Delete the log_templates state folder to re-mine from scratch.")
+            raise ValueError("log template state was written by another miner version or with other masking/Drain "
+                             "settings; template ids would not be comparable. Delete the log_templates state folder "
+                             "to re-mine from scratch.")
         out = cls()
         drain = out.miner.drain
         for cid, size, level, first_seen, tokens in doc["clusters"]:

@@ -5,7 +5,7 @@ import json
 import pandas as pd
 
 from ops_pipelines.lib.aiops.evaluate import score_incidents
-from ops_pipelines.lib.aiops.incidents import build_incidents, episodes, load_runbooks
+from ops_pipelines.lib.aiops.incidents import build_incidents, episodes, load_runbooks, log_events
 from ops_pipelines.lib.aiops.rollups import rollup
 from ops_pipelines.lib.aiops.topology import Topology
 from ops_pipelines.settings import ASSETS_DIR
@@ -62,6 +62,25 @@ def test_an_incident_across_midnight_keeps_its_id_when_the_next_day_extends_it()
     assert len(a) == len(b) == 1
     assert a.iloc[0]["incident_id"] == b.iloc[0]["incident_id"]
     assert b.iloc[0]["end"] > pd.Timestamp("2026-03-03T00:00Z") > a.iloc[0]["end"]
+
+
+def test_log_lines_become_one_event_per_minute_service_and_template():
+    t = pd.Timestamp("2026-03-02 10:00:05", tz="UTC")
+    lines = pd.DataFrame({
+        "timestamp": [t, t + pd.Timedelta(seconds=20), t + pd.Timedelta(seconds=40), t + pd.Timedelta(minutes=1),
+                      t + pd.Timedelta(minutes=1), t + pd.Timedelta(minutes=2)],
+        "service": ["db", "db", "db", "db", "api", "db"],
+        "template_id": [7, 7, 7, 7, 7, 8],
+        "score": [0.9, 0.7, 0.8, 0.6, 1.0, 0.2],
+        "is_anomaly": [True, False, False, False, True, False],
+        "in_burst": [True, True, True, True, False, False],  # the burst's lines are evidence; line 6 is not
+    })
+    events = log_events(lines)
+    assert events[["service", "signal"]].values.tolist() == [["db", "logs:7"], ["api", "logs:7"], ["db", "logs:7"]]
+    minute = t.floor("min")
+    assert events["timestamp"].tolist() == [minute, minute + pd.Timedelta(minutes=1), minute + pd.Timedelta(minutes=1)]
+    assert events["score"].tolist() == [0.9, 1.0, 0.6]  # the minute's highest score
+    assert log_events(lines.iloc[5:]).empty and log_events(lines.iloc[:0]).empty
 
 
 def test_episodes_split_on_gaps():

@@ -1,90 +1,20 @@
-"""Log templates (masking, stable ids, pickle-free state) and log anomalies (bursts, new templates)."""
-
-import re
-import zipfile
+"""Log anomalies per line: critical lines at any rate, bursts against each template's learned rate,
+INFO never on its own, traceable verdicts, and state carried across days equal to one pass."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ops_pipelines.lib.aiops.log_templates import (
-    LogTemplateMiner,
-    daily_templates,
-    load_miner,
-    mine_logs,
-    save_miner,
-)
+from ops_pipelines.lib.aiops.log_templates import load_miner, mine_logs, save_miner
 from ops_pipelines.lib.aiops.logs import (
     COLUMNS,
+    KINDS,
+    LogDetectorParams,
     load_detector_state,
     save_detector_state,
     score_logs,
-    template_counts,
 )
-
-START = pd.Timestamp("2026-03-02", tz="UTC")
-TABLES = np.array(["orders", "users"], dtype=object)
-
-# name -> (service, level, lines per minute at the daily peak, message renderer)
-NORMAL = {
-    "access": ("api", "INFO", 4.0, lambda r, n: [f"GET /api/items/{i} 200 {ms}ms request_id={h}" for i, ms, h in
-                                                 zip(r.integers(1, 999, n), r.integers(3, 900, n), _hex(r, n))]),
-    "cache": ("api", "DEBUG", 1.5, lambda r, n: [f"cache hit key=item:{k} ttl={t}s" for k, t in
-                                                 zip(r.integers(1, 99999, n), r.integers(60, 3600, n))]),
-    "slow": ("db", "WARN", 0.3, lambda r, n: [f"slow query took {ms}ms on table {t}" for ms, t in
-                                              zip(r.integers(500, 3000, n), r.choice(TABLES, n))]),
-    "conn": ("db", "INFO", 2.0, lambda r, n: [f"connection from {_ip(r)} accepted" for _ in range(n)]),
-    "timeout": ("api", "ERROR", 0.04, lambda r, n: [f"request {_uuid(r)} failed: upstream timeout after {ms}ms"
-                                                    for ms in r.integers(1000, 5000, n)]),
-}
-# statements never seen in normal traffic (ERROR, service api)
-NOVEL = {
-    "disk": lambda r, n: [f"disk quota exceeded on volume vol-{v}, {p}% used" for v, p in
-                          zip(r.integers(1, 9, n), r.integers(95, 100, n))],
-    "quorum": lambda r, n: [f"replica db-{v} lost quorum after {k} missed heartbeats" for v, k in
-                            zip(r.integers(1, 4, n), r.integers(3, 9, n))],
-}
-
-
-def _hex(r, n):
-    return [f"{v:016x}" for v in r.integers(0, 2**62, n)]
-
-
-def _ip(r):
-    return "10." + ".".join(str(v) for v in r.integers(1, 255, 3))
-
-
-def _uuid(r):
-    h = f"{int(r.integers(0, 2**62)):016x}{int(r.integers(0, 2**62)):016x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
-
-
-def _lines(rng, minutes: np.ndarray, per_minute: np.ndarray, service: str, level: str, render) -> pd.DataFrame:
-    counts = rng.poisson(per_minute)
-    at = np.repeat(minutes, counts)
-    ts = START + pd.to_timedelta(at * 60 + rng.uniform(0, 60, len(at)), unit="s")
-    return pd.DataFrame({"timestamp": ts, "service": service, "host": f"{service}-1", "level": level,
-                         "message": render(rng, len(at))})
-
-
-def synthetic_logs(day: int, seed: int = 0, bursts=(), novel=None) -> pd.DataFrame:
-    """One day (0 = 2026-03-02) of normal traffic with a daily cycle, plus injected extras.
-
-    bursts: (template name, first minute of day, minutes, lines per minute) of extra lines.
-    novel: (NOVEL name, minute of day): a never-seen ERROR statement from then on, 3 lines/min for 10 min.
-    """
-    rng = np.random.default_rng([seed, day])
-    minutes = np.arange(day * 1440, (day + 1) * 1440)
-    cycle = 0.35 + 0.65 * np.sin(np.pi * (minutes % 1440) / 1440) ** 2  # quiet nights, busy afternoons
-    parts = [_lines(rng, minutes, rate * cycle, svc, lvl, fn) for svc, lvl, rate, fn in NORMAL.values()]
-    for name, first, length, rate in bursts:
-        svc, lvl, _, fn = NORMAL[name]
-        span = np.arange(first, first + length) + day * 1440
-        parts.append(_lines(rng, span, np.full(length, float(rate)), svc, lvl, fn))
-    if novel is not None:
-        span = np.arange(novel[1], novel[1] + 10) + day * 1440
-        parts.append(_lines(rng, span, np.full(10, 3.0), "api", "ERROR", NOVEL[novel[0]]))
-    return pd.concat(parts, ignore_index=True).sort_values("timestamp", kind="stable", ignore_index=True)
+from tests.lib.aiops.log_data import START, at_minutes, synthetic_logs
 
 
 def run_days(frames, tmp_path):
@@ -102,128 +32,140 @@ def run_days(frames, tmp_path):
     return mined_days, pd.concat(scored_days, ignore_index=True)
 
 
-def test_masking_collapses_variable_fields_into_one_template():
-    miner = LogTemplateMiner()
-    masked = miner.mask("user u123456 from 10.1.2.3:8080 took 250ms id=9f86d081884c7d65 "
-                        "trace 123e4567-e89b-12d3-a456-426614174000 retries 3 ptr 0x7ffd")
-    for mask in ("<ID>", "<IP>", "<DURATION>", "<HEX>", "<UUID>", "<NUM>"):
-        assert mask in masked
-    assert not re.search(r"\d", masked)  # no variable digit survives
-    assert miner.mask("GET /api/v1/products 200").startswith("GET /api/v1/products ")  # paths stay words
-    rng = np.random.default_rng(1)
-    frame = pd.concat([_lines(rng, np.arange(30), np.full(30, 3.0), svc, lvl, fn).assign(statement=name)
-                       for name, (svc, lvl, _, fn) in NORMAL.items()], ignore_index=True)
-    mined, _ = mine_logs(frame)
-    # one template per statement, and no statement split over several templates
-    assert mined.lines.groupby("statement")["template_id"].nunique().eq(1).all()
-    assert mined.lines["template_id"].nunique() == len(NORMAL)
-    assert not mined.templates["template"].str.contains(r"\d").any()
+def on_day(scored, day):
+    return scored[(scored["timestamp"] >= START + pd.Timedelta(days=day))
+                  & (scored["timestamp"] < START + pd.Timedelta(days=day + 1))]
 
 
-def test_the_same_text_at_another_level_is_another_template():
-    frame = pd.DataFrame({"timestamp": pd.date_range(START, periods=4, freq="s"), "service": "api",
-                          "level": ["INFO", "INFO", "ERROR", "ERROR"],
-                          "message": [f"GET /cart {s} 12ms" for s in (200, 204, 500, 503)]})
-    mined, _ = mine_logs(frame)
-    ids = mined.lines["template_id"].to_numpy()
-    assert ids[0] == ids[1] and ids[2] == ids[3] and ids[0] != ids[2]
-    assert set(mined.templates["level"]) == {"INFO", "ERROR"}
+def test_normal_traffic_with_a_routine_error_trickle_raises_nothing(tmp_path):
+    _, scored = run_days([synthetic_logs(d) for d in range(3)], tmp_path)
+    frequent = scored[scored["message"].str.startswith("payment provider call failed")]
+    assert len(on_day(frequent, 2)) > 500  # about one ERROR line a minute, every day
+    assert not scored["is_anomaly"].any() and not on_day(scored, 2)["in_burst"].any()
+    assert set(scored["kind"]) <= set(KINDS) and scored["score"].between(0, 1).all()
 
 
-def test_template_ids_day_by_day_equal_one_pass_and_state_is_reproducible(tmp_path):
-    days = [synthetic_logs(0), synthetic_logs(1, novel=("disk", 600))]
-    slow = days[1].index[days[1]["message"].str.startswith("slow query")][::3]
-    days[1].loc[slow, "message"] = days[1].loc[slow, "message"].str.replace("slow query", "slow scan")
-    mined_days, scored = run_days(days, tmp_path)
-    whole, whole_miner = mine_logs(pd.concat(days, ignore_index=True))
-    by_day = np.concatenate([m.lines["template_id"].to_numpy() for m in mined_days])
-    assert np.array_equal(by_day, whole.lines["template_id"].to_numpy())
-    assert whole.templates.equals(mined_days[-1].templates)
-    save_miner(whole_miner, tmp_path / "whole.zip")
-    assert (tmp_path / "whole.zip").read_bytes() == (tmp_path / "miner-1.zip").read_bytes()
-    whole_scored, whole_detector = score_logs(whole)
-    cols = ["timestamp", "service", "template_id", "count", "baseline", "score", "kind"]
-    assert scored[cols].equals(whole_scored[cols])
-    save_detector_state(whole_detector, tmp_path / "whole-detector.zip")
-    assert (tmp_path / "whole-detector.zip").read_bytes() == (tmp_path / "detector-1.zip").read_bytes()
-    # The same input gives the same bytes, and the state is plain JSON (no jsonpickle objects).
-    _, again = mine_logs(days[0])
-    save_miner(again, tmp_path / "again.zip")
-    assert (tmp_path / "again.zip").read_bytes() == (tmp_path / "miner-0.zip").read_bytes()
-    with zipfile.ZipFile(tmp_path / "again.zip") as zf:
-        assert zf.namelist() == ["miner.json"] and b"py/" not in zf.read("miner.json")
+def test_a_critical_template_is_an_alert_at_any_rate(tmp_path):
+    # one line every three hours: far below any burst threshold, and on the warm-up day too
+    rare = [at_minutes(d, [100, 280, 460], "storage", "FATAL",
+                       [f"storage node sn-{d}{m} halted: controller firmware fault" for m in range(3)]) for d in range(3)]
+    frames = [pd.concat([synthetic_logs(d), rare[d]], ignore_index=True) for d in range(3)]
+    _, scored = run_days(frames, tmp_path)
+    fatal = scored[scored["service"] == "storage"]
+    assert len(fatal) == 9 and fatal["template_id"].nunique() == 1
+    assert fatal["is_anomaly"].all() and (fatal["kind"] == "critical").all() and (fatal["score"] == 1.0).all()
+    assert fatal["reason"].str.contains("alert at any rate").all()
+    assert (fatal["level"] == "CRITICAL").all()  # FATAL is read as CRITICAL
+    assert scored["is_anomaly"].sum() == 9  # and nothing else
 
 
-def test_an_error_burst_is_flagged_and_normal_traffic_is_not(tmp_path):
-    burst = ("timeout", 600, 20, 12)  # 10:00-10:19 on day 3, 12 lines/min of a rare ERROR
+def test_an_error_burst_alerts_at_its_onset_and_its_lines_are_marked(tmp_path):
+    burst = ("timeout", 600, 20, 12)  # 10:00-10:19 on day 2, 12 lines/min of a rare ERROR
     _, scored = run_days([synthetic_logs(0), synthetic_logs(1), synthetic_logs(2, bursts=[burst])], tmp_path)
-    flagged = scored[scored["is_anomaly"]]
     lo = START + pd.Timedelta(days=2, minutes=600)
-    inside = (flagged["timestamp"] >= lo) & (flagged["timestamp"] < lo + pd.Timedelta(minutes=20))
-    assert inside.sum() >= 15 and (flagged.loc[inside, "kind"] == "burst").all()
-    assert set(flagged.loc[inside, "level"]) == {"ERROR"} and set(flagged.loc[inside, "service"]) == {"api"}
-    assert not flagged[~inside].size  # two days of normal traffic (after warm-up): nothing flagged
-    assert scored["score"].between(0, 1).all()
-    assert (scored.loc[~scored["is_anomaly"], "score"] < 0.5).all()
+    inside = scored["timestamp"].between(lo, lo + pd.Timedelta(minutes=20))
+    timeout = scored["message"].str.contains("upstream timeout")
+    alerts = scored[scored["is_anomaly"]]
+    assert len(alerts) and inside[alerts.index].all() and timeout[alerts.index].all()
+    assert (alerts["kind"] == "burst").all() and alerts["reason"].str.startswith("burst").all()
+    assert alerts["timestamp"].min() < lo + pd.Timedelta(minutes=2)  # onset within the first minute or two
+    assert len(alerts) == 1  # one alert per burst, not one per line
+    assert scored.loc[inside & timeout, "in_burst"].mean() > 0.9  # every line while it lasts is evidence
+    assert alerts["count"].iloc[0] >= 7 and alerts["baseline"].iloc[0] < 1
+    assert not scored.loc[~inside, "in_burst"].any()
+
+
+def test_the_frequent_error_trickle_is_learned_but_its_burst_alerts(tmp_path):
+    burst = ("retry", 900, 15, 8)  # 15:00-15:14 on day 2: eight a minute where about one is normal
+    _, scored = run_days([synthetic_logs(0), synthetic_logs(1), synthetic_logs(2, bursts=[burst])], tmp_path)
+    alerts = scored[scored["is_anomaly"]]
+    lo = START + pd.Timedelta(days=2, minutes=900)
+    assert len(alerts) == 1 and alerts["message"].str.startswith("payment provider call failed").all()
+    assert lo <= alerts["timestamp"].iloc[0] < lo + pd.Timedelta(minutes=3)
+    assert alerts["baseline"].iloc[0] > 3  # judged against its learned rate, not against a never-seen prior
+
+
+def test_a_never_seen_info_line_is_not_an_alert_on_its_own(tmp_path):
+    novel = [("quorum", "INFO", 700, 10, 20)]  # a never-seen statement, even 20 lines a minute
+    _, scored = run_days([synthetic_logs(0), synthetic_logs(1, novel=novel)], tmp_path)
+    new = scored[scored["message"].str.startswith("replica")]
+    assert len(new) > 100 and not new["is_anomaly"].any() and not new["in_burst"].any()
+    assert (new["kind"] == "level").all() and new["reason"].str.contains("not an alert on its own").all()
+    # the same statement as a never-seen ERROR burst is an alert
+    _, scored = run_days([synthetic_logs(0), synthetic_logs(1, novel=[("quorum", "ERROR", 700, 10, 20)])],
+                         tmp_path / "error")
+    assert scored.loc[scored["message"].str.startswith("replica"), "is_anomaly"].any()
+
+
+def test_dump_fields_and_caller_errors_are_not_alerts_on_their_own(tmp_path):
+    extra = pd.concat([
+        at_minutes(1, [300], "node", "FATAL", ["storage node sn-7 halted: controller firmware fault"]),
+        at_minutes(1, [301, 302, 303], "node", "FATAL", ["instruction pointer: 0x0040ab12", "cache enable.......1",
+                                                         "r1=0x00000000 r2=0x0000ff00"]),
+        at_minutes(1, [500], "node", "FATAL", ["Error loading /home/u/job.bin: No such file or directory"]),
+        # the same caller error twenty times in ten minutes: judged as an ERROR, so its burst alerts
+        at_minutes(1, np.repeat(np.arange(900, 910), 2), "node", "FATAL",
+                   [f"open /scratch/u{k}/in.dat failed: Permission denied" for k in range(20)]),
+    ], ignore_index=True)
+    _, scored = run_days([synthetic_logs(0), pd.concat([synthetic_logs(1), extra], ignore_index=True)], tmp_path)
+    node = scored[scored["service"] == "node"].reset_index(drop=True)
+    assert node["kind"].tolist()[:5] == ["critical", "dump_field", "dump_field", "dump_field", "burst"]
+    assert node["is_anomaly"].tolist()[:5] == [True, False, False, False, False]
+    assert node["reason"].iloc[4].startswith("CRITICAL caller error, judged as ERROR")
+    denied = node.iloc[5:]
+    assert denied["is_anomaly"].sum() == 1 and denied["in_burst"].sum() >= 10  # one alert per burst
+    assert denied.loc[denied["is_anomaly"], "reason"].str.contains("caller error, judged as ERROR: burst").all()
 
 
 def test_a_daily_job_is_learned_but_the_same_burst_at_another_hour_is_flagged(tmp_path):
     nightly = ("slow", 120, 30, 20)  # 02:00-02:29 every day: seasonal, not an incident
-    frames = [synthetic_logs(d, bursts=[nightly] + ([("slow", 840, 30, 20)] if d == 2 else [])) for d in range(3)]
+    frames = [synthetic_logs(d, bursts=[nightly] + ([("slow", 840, 30, 20)] if d == 4 else [])) for d in range(5)]
     _, scored = run_days(frames, tmp_path)
-    flagged = scored[scored["is_anomaly"]]
-    minute_of_day = flagged["timestamp"].dt.hour * 60 + flagged["timestamp"].dt.minute
-    assert minute_of_day.between(840, 869).sum() >= 10
-    assert not flagged[~minute_of_day.between(840, 869)].size
+    alerts = scored[scored["is_anomaly"]]
+    day = (alerts["timestamp"] - START).dt.days
+    minute_of_day = alerts["timestamp"].dt.hour * 60 + alerts["timestamp"].dt.minute
+    assert not alerts[day >= 3].pipe(lambda a: a[a["timestamp"].dt.hour == 2]).size  # learned after 2 days
+    assert minute_of_day[day == 4].between(840, 869).any()  # the same burst in the afternoon is news
+    assert alerts[day == 4]["message"].str.startswith("slow").all()
 
 
-def test_a_new_template_after_warm_up_is_flagged_once(tmp_path):
-    frames = [synthetic_logs(0, novel=("disk", 300)), synthetic_logs(1), synthetic_logs(2, novel=("quorum", 700))]
-    mined, scored = run_days(frames, tmp_path)
-    new = scored[scored["kind"] == "new_template"]
-    assert len(new) == 1 and new["is_anomaly"].all() and (new["score"] == 1.0).all()
-    first = START + pd.Timedelta(days=2, minutes=700)
-    assert first <= new["timestamp"].iloc[0] < first + pd.Timedelta(minutes=3)
-    assert new["template"].iloc[0].startswith("replica <ID> lost quorum")
-    # the statement first seen on day 1 (warm-up) is known history, not new on day 1
-    assert not scored[scored["timestamp"] < START + pd.Timedelta(days=1)]["is_anomaly"].any()
-    table = daily_templates(mined[2])
-    assert table.loc[table["is_new"], "template"].tolist() == [new["template"].iloc[0]]
-    assert table["count"].sum() == len(mined[2].lines)
+def test_rows_are_lines_with_their_template_id(tmp_path):
+    mined_days, scored = run_days([synthetic_logs(0, novel=[("disk", "ERROR", 300, 10, 3)])], tmp_path)
+    mined = mined_days[0]
+    assert list(scored.columns) == COLUMNS and len(scored) == len(mined.lines)
+    assert np.array_equal(scored["template_id"].to_numpy(), mined.lines["template_id"].to_numpy())
+    assert scored["message"].tolist() == mined.lines["message"].tolist()
+    assert scored["timestamp"].is_monotonic_increasing
+    texts = mined.templates.set_index("template_id")["template"]
+    assert (scored["template"] == texts.reindex(scored["template_id"]).to_numpy()).all()
+    assert (scored["reason"].str.len() > 0).all()
 
 
-def test_counts_per_minute_and_template(tmp_path):
-    mined, _ = mine_logs(synthetic_logs(0))
-    counts = template_counts(mined.lines)
-    assert counts["count"].sum() == len(mined.lines)
-    one = mined.lines[(mined.lines["minute"] == counts["minute"].iloc[0]) & (mined.lines["service"] == counts["service"].iloc[0])
-                      & (mined.lines["template_id"] == counts["template_id"].iloc[0])]
-    assert len(one) == counts["count"].iloc[0]
-    assert not counts.duplicated(["minute", "service", "template_id"]).any()
+def test_state_carried_day_by_day_equals_one_pass(tmp_path):
+    frames = [synthetic_logs(0), synthetic_logs(1, bursts=[("timeout", 300, 15, 10)]),
+              synthetic_logs(2, novel=[("disk", "ERROR", 600, 10, 3)], bursts=[("slow", 60, 20, 15)])]
+    mined_days, scored = run_days(frames, tmp_path)
+    whole, _ = mine_logs(pd.concat(frames, ignore_index=True))
+    one_pass, state = score_logs(whole)
+    assert scored.equals(one_pass)
+    assert scored["is_anomaly"].sum() >= 2  # the comparison covers alerts, not only quiet lines
+    save_detector_state(state, tmp_path / "whole.zip")
+    assert (tmp_path / "whole.zip").read_bytes() == (tmp_path / "detector-2.zip").read_bytes()
+    # a day split at any line scores the same as the whole day
+    day = mine_logs(frames[0])[0]
+    half = len(day.lines) // 2
+    first, s1 = score_logs(type(day)(day.lines.iloc[:half].reset_index(drop=True), day.templates, day.history_start, 0))
+    second, _ = score_logs(type(day)(day.lines.iloc[half:].reset_index(drop=True), day.templates, day.history_start, 0), s1)
+    assert pd.concat([first, second], ignore_index=True).equals(score_logs(day)[0])
 
 
 @pytest.mark.parametrize("frame", [pd.DataFrame(), synthetic_logs(0).iloc[:0]])
 def test_empty_input(frame, tmp_path):
-    mined, miner = mine_logs(frame)
-    assert mined.lines.empty and mined.skipped == 0 and miner.history_start is None
-    scored, state = score_logs(mined)
-    assert scored.empty and list(scored.columns) == COLUMNS and state.last_minute is None
-    assert daily_templates(mined).empty
-    save_miner(miner, tmp_path / "m.zip")
-    assert load_miner(tmp_path / "m.zip").templates().empty
-
-
-def test_malformed_rows_are_skipped_and_counted_missing_columns_raise():
-    frame = synthetic_logs(0).iloc[:200].copy()
-    frame.loc[frame.index[:3], "level"] = np.nan
-    frame.loc[frame.index[3:5], "message"] = None
-    frame.loc[frame.index[5], "timestamp"] = pd.NaT
-    frame.loc[frame.index[6], "level"] = "warning"  # an alias, normalised: not malformed
     mined, _ = mine_logs(frame)
-    assert mined.skipped == 6 and len(mined.lines) == 194
-    assert "WARN" in set(mined.templates["level"])
-    with pytest.raises(ValueError, match="message"):
-        mine_logs(frame.drop(columns="message"))
+    scored, state = score_logs(mined)
+    assert scored.empty and list(scored.columns) == COLUMNS and state.last_line_ns is None
+    save_detector_state(state, tmp_path / "s.zip")
+    assert load_detector_state(tmp_path / "s.zip").keys == []
 
 
 def test_scoring_must_move_forward_in_time():
@@ -232,3 +174,10 @@ def test_scoring_must_move_forward_in_time():
     day0, _ = mine_logs(synthetic_logs(0))
     with pytest.raises(ValueError, match="forward in time"):
         score_logs(day0, state)
+
+
+def test_state_written_with_other_slots_is_refused(tmp_path):
+    _, state = score_logs(mine_logs(synthetic_logs(0))[0])
+    save_detector_state(state, tmp_path / "s.zip")
+    with pytest.raises(ValueError, match="slot"):
+        load_detector_state(tmp_path / "s.zip", LogDetectorParams(slot_minutes=60))
