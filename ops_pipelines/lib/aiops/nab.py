@@ -131,6 +131,19 @@ def _window_rows(ts: np.ndarray, windows: Sequence[Window]) -> np.ndarray:
     return np.column_stack([left, right])
 
 
+def _time_order(timestamps: Column, scores: Column) -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps and scores in time order (a stable sort: repeated timestamps keep file order).
+
+    Real files are not always sorted (NAB's machine_temperature_system_failure.csv has one row out
+    of order); every row keeps its own score, and windows are found by time."""
+    ts = _naive_utc(timestamps)
+    sc = np.asarray(scores)
+    if np.any(ts[1:] < ts[:-1]):
+        order = np.argsort(ts, kind="stable")
+        return ts[order], sc[order] if sc.shape == ts.shape else sc
+    return ts, sc
+
+
 def _layout(timestamps: Column, windows: Sequence[Window]) -> _Layout:
     ts = _naive_utc(timestamps)
     if np.any(ts[1:] < ts[:-1]):
@@ -182,6 +195,7 @@ def _score(lay: _Layout, scores: np.ndarray, threshold: float, profile: Profile)
 def score_file(timestamps: Column, scores: Column, windows: Sequence[Window], threshold: float,
                profile: Profile = STANDARD) -> FileScore:
     """Raw NAB score of one file: detections are rows past probation with score >= threshold."""
+    timestamps, scores = _time_order(timestamps, scores)
     lay = _layout(timestamps, windows)
     return _score(lay, _scores(scores, len(lay.inside)), threshold, profile)
 
@@ -194,6 +208,7 @@ def _prepare(files: Mapping[str, ScoredSeries], windows: Mapping[str, Sequence[W
         raise KeyError(f"no label entry for {missing[0]!r} ({len(missing)} file(s) unlabeled)")
     out = {}
     for name, (ts, sc) in files.items():
+        ts, sc = _time_order(ts, sc)
         try:
             lay = _layout(ts, windows[name])
         except ValueError as e:

@@ -42,6 +42,16 @@ def test_hand_case_standard():
     assert (got.tp, got.fn, got.fp) == (1, 0, 3)
 
 
+def test_a_row_out_of_order_is_scored_at_its_place_in_time():
+    # the hand case with rows 10 and 30 swapped in the file: each keeps its own score
+    order = np.arange(N)
+    order[[10, 30]] = order[[30, 10]]
+    got = nab.score_file(TS[order], fires(2, 7, 10, 12, 15, 30)[order], WINDOWS, 0.5)
+    assert got.raw == pytest.approx(RAW_A, abs=1e-6)
+    corpus = nab.score_corpus({"f": (TS[order], fires(2, 7, 10, 12, 15, 30)[order])}, {"f": WINDOWS}, 0.5)
+    assert corpus.raw == pytest.approx(RAW_A, abs=1e-6)
+
+
 def test_hand_case_low_fp_profile():
     # A_FP 0.22 doubles every FP term: 1 − 0.22 − 0.1220119 − 0.22 = 0.4379881
     got = nab.score_file(TS, fires(2, 7, 10, 12, 15, 30), WINDOWS, 0.5, nab.LOW_FP)
