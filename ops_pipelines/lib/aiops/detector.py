@@ -74,6 +74,9 @@ class DetectorParams:
     gain_halflife_s: float = 86_400.0
     gain_max: float = 10.0
     rearm_s: float = 1800.0  # flags closer than this to the series' last flag belong to the same alarm
+    # |values| above this are no point (like NaN): nothing physical is this large, and squares of
+    # 1e308 overflow, which would leave NaN/inf in the state and blind the series for good
+    max_abs_value: float = 1e100
 
     @property
     def level_alpha(self) -> float:
@@ -209,5 +212,5 @@ def _kernel_params(p: DetectorParams) -> tuple[float, ...]:
         p.threshold, p.warmup, p.rel_floor, p.resolution_floor, p.clip, p.level_alpha, p.scale_alpha, p.season_alpha,
         p.memory_alpha, p.familiar_after, p.burst_alpha, p.burst_z, p.burst_level, p.season_z, p.season_level,
         p.season_min_days, p.range_z, likelihood.RANGE_TOLERANCE, likelihood.RANGE_MIN_AGE, likelihood.RESCALE_BELOW,
-        p.alarm_gain, p.gain_halflife_s, p.gain_max, p.rearm_s,
+        p.alarm_gain, p.gain_halflife_s, p.gain_max, p.rearm_s, p.max_abs_value,
     ))

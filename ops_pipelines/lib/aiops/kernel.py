@@ -156,7 +156,8 @@ def _learn_episode(count, j, levels, stat, peak, weight):
 
 @_jit
 def run(values, seconds, slots, periods, active, p, series, day, week, lik, counts, levels, out):
-    """Score `values` (series x time, NaN or inf = no point) into `out`, updating every state array in place.
+    """Score `values` (series x time; NaN, inf or |x| > max_abs = no point) into `out`, updating every
+    state array in place: whatever the values, the state stays finite.
 
     Series are independent, so disjoint row ranges of all arrays may run in parallel threads.
 
@@ -166,7 +167,7 @@ def run(values, seconds, slots, periods, active, p, series, day, week, lik, coun
     """
     (k, warm, rel_floor, res_floor, clip, level_alpha, scale_alpha, season_alpha, alpha, familiar_after,
      burst_alpha, burst_z, burst_level, season_z, season_level, season_min, range_z,
-     range_tolerance, range_min_age, rescale_below, alarm_gain, gain_halflife, gain_max, rearm) = p
+     range_tolerance, range_min_age, rescale_below, alarm_gain, gain_halflife, gain_max, rearm, max_abs) = p
     level, scale_a, count_a, prev_a, resolution_a = series
     (memory_scale, point_peak, burst, burst_peak, season, range_lo, range_hi, born, point_index,
      gain_a, gain_time_a, last_alarm_a) = lik
@@ -182,7 +183,7 @@ def run(values, seconds, slots, periods, active, p, series, day, week, lik, coun
         last_elapsed, decay = -1.0, 1.0
         for t in range(values.shape[1]):
             x = values[j, t]
-            if not np.isfinite(x):
+            if not abs(x) <= max_abs:  # NaN, inf or beyond any physical quantity (1e308 would overflow z²)
                 out[j, t] = np.nan  # no point, no score
                 if active[t] and mscale < rescale_below:  # only a state made elsewhere starts this small
                     _rescale(counts, j, mscale)

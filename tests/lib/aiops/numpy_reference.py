@@ -172,7 +172,8 @@ def reference_score(
     warm = params.warmup
     for t in range(values.shape[0]):
         x = values[t]
-        ok = np.isfinite(x)
+        with np.errstate(invalid="ignore"):
+            ok = np.abs(x) <= params.max_abs_value
         if not ok.any():
             continue
         x = np.where(ok, x, np.nan)

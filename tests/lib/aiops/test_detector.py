@@ -275,3 +275,30 @@ def test_an_outage_is_not_learned_as_the_normal_for_its_time_of_day():
     flags = _scores(times, values) >= 0.5
     for day in (2, 3, 4):  # and the same clock time on later, normal days raises nothing
         assert not flags[day * 1440 + 540 : day * 1440 + 720].any(), day
+
+
+@pytest.mark.parametrize("bad", [1e308, -1e308, np.inf, -np.inf, np.nan])
+def test_an_absurd_value_never_reaches_the_state_and_a_later_spike_is_still_found(bad):
+    times, values = seasonal_series(days=4)
+    values[2 * 1440 + 100] = bad
+    spike = 3 * 1440 + 600
+    values[spike] += 150
+    scores, state = score(times, values[:, None], DetectorState.empty(["s"]))
+    assert np.isnan(scores[2 * 1440 + 100, 0])  # no point, no score
+    assert scores[spike, 0] >= 0.5  # the series is not blinded
+    clean = values.copy()
+    clean[2 * 1440 + 100] = np.nan
+    assert np.array_equal(scores, score(times, clean[:, None], DetectorState.empty(["s"]))[0], equal_nan=True)
+    for name, array in state.arrays.items():
+        finite = np.isfinite(array)
+        if name == "last_alarm":
+            finite |= np.isnan(array)  # NaN: the series never alarmed
+        assert finite.all(), name
+
+
+def test_negative_zero_scores_like_zero():
+    times, values = seasonal_series(days=2)
+    values[::7] = 0.0
+    negative = values.copy()
+    negative[::7] = -0.0
+    assert np.array_equal(_scores(times, values), _scores(times, negative), equal_nan=True)

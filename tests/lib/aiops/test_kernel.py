@@ -38,7 +38,7 @@ def awkward_series(seed: int = 0, days: int = 22, n: int = 10) -> tuple[np.ndarr
     values[rng.random(t) < 0.4, 5] = np.nan  # irregular sampling
     values[:, 6] *= -1
     values[1200:1220, 7] += amp[7] * (-1.0) ** np.arange(20)  # flapping
-    values[1000, 8], values[1001, 8] = np.inf, -np.inf
+    values[1000, 8], values[1001, 8], values[1002, 8], values[1003, 8] = np.inf, -np.inf, 1e308, -0.0
     values[2500, 9] = values[:, 9].max() * 1.5  # a new extreme
     values[rng.random(values.shape) < 0.002] = np.nan
     return times, values
