@@ -7,8 +7,9 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from ops_pipelines.lib.ingest.landing import KINDS, ingest_partition
+from ops_pipelines.lib.ingest.landing import KINDS
 from ops_pipelines.lib.sim import simulate_world
+from tests.lib.ingest.accounted import ingest_partition  # also asserts every row is accounted for
 
 DAYS = 3
 START = dt.date(2026, 3, 2)
@@ -51,5 +52,7 @@ def test_every_row_is_accounted_for(world):
     truth, results = world
     for (kind, day), result in results.items():
         written = sum(info["rows"] for path, info in truth.items() if path.startswith(f"{kind}/{day}/"))
-        assert result.rows_seen == written, (kind, day)
-        assert not result.file_errors
+        assert result.rows_seen == result.rows_read == written, (kind, day)
+        assert result.accounted_for and not result.file_errors
+        per_file = result.accounts.set_index("source_file")["rows_read"].to_dict()
+        assert per_file == {p: info["rows"] for p, info in truth.items() if p.startswith(f"{kind}/{day}/")}

@@ -1,8 +1,8 @@
 """One factory for the four ingestion assets, so every kind gets the same contract.
 
 Each ingestion asset is a multi-asset with two outputs, the clean rows and `<name>_quarantine`,
-and two checks: the quarantined share stays under the landing zone's threshold (blocking), and
-every file could be read.
+and three checks: every row read is accounted for (blocking), the quarantined share stays under
+the landing zone's threshold (blocking), and every file could be read.
 """
 
 
@@ -38,6 +38,12 @@ def ingestion_asset(kind: str, group: str, description: str) -> dg.AssetsDefinit
         partitions_def=daily_partitions,
         check_specs=[
             dg.AssetCheckSpec(
+                "rows_accounted_for",
+                asset=name,
+                blocking=True,
+                description="For every file: rows read = rows stored + rows quarantined + exact duplicates dropped.",
+            ),
+            dg.AssetCheckSpec(
                 "quarantine_share_below_threshold",
                 asset=name,
                 blocking=True,
@@ -63,9 +69,11 @@ def ingestion_asset(kind: str, group: str, description: str) -> dg.AssetsDefinit
                 "dagster/row_count": len(result.rows),
                 "files_read": result.files_read,
                 "unreadable_files": len(result.file_errors),
+                "rows_read": result.rows_read,
                 "quarantined_rows": result.quarantined_rows,
                 "quarantine_share": float(share),
                 "exact_duplicates_dropped": result.exact_duplicates,
+                "accounting": dg.MetadataValue.md(_accounting_table(result.accounts)),
                 **describe(kind, result.rows),
             },
         )
@@ -73,6 +81,19 @@ def ingestion_asset(kind: str, group: str, description: str) -> dg.AssetsDefinit
             result.quarantine,
             output_name=quarantine,
             metadata={"dagster/row_count": len(result.quarantine), **{f"reason/{k}": v for k, v in counts.items()}},
+        )
+        unaccounted = result.unaccounted()
+        yield dg.AssetCheckResult(
+            asset_key=name,
+            check_name="rows_accounted_for",
+            passed=result.accounted_for,
+            metadata={
+                "rows_read": result.rows_read,
+                "rows_stored": len(result.rows),
+                "rows_quarantined": result.quarantined_rows,
+                "exact_duplicates": result.exact_duplicates,
+                "unaccounted_files": dg.MetadataValue.md(_accounting_table(unaccounted) if len(unaccounted) else "none"),
+            },
         )
         yield dg.AssetCheckResult(
             asset_key=name,
@@ -94,5 +115,24 @@ def ingestion_asset(kind: str, group: str, description: str) -> dg.AssetsDefinit
 def _error_table(errors) -> str:
     if not errors:
         return "none"
-    rows = "\n".join(f"| `{e.path}` | {e.problem} |" for e in errors)
+    rows = "\n".join(f"| `{_cell(e.path)}` | {_cell(e.problem)} |" for e in errors)
     return "| file | problem |\n|---|---|\n" + rows
+
+
+MAX_TABLE_FILES = 50  # metadata stays small; the counts above are over all files
+
+
+def _accounting_table(accounts) -> str:
+    """Per file: read = stored + quarantined + exact duplicates, as a Markdown table."""
+    if accounts.empty:
+        return "no files"
+    lines = ["| file | read | stored | quarantined | exact duplicates |", "|---|---:|---:|---:|---:|"]
+    for a in accounts.head(MAX_TABLE_FILES).itertuples():
+        lines.append(f"| `{_cell(a.source_file)}` | {a.rows_read} | {a.rows_stored} | {a.rows_quarantined} | {a.exact_duplicates} |")
+    if len(accounts) > MAX_TABLE_FILES:
+        lines.append(f"| ... {len(accounts) - MAX_TABLE_FILES} more files | | | | |")
+    return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ").replace("`", "'")

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
-from ops_pipelines.lib.ingest.formats import DEFAULT_LOG_PATTERN
+from ops_pipelines.lib.ingest.formats import DEFAULT_LOG_PATTERN, DEFAULT_MAX_ABS_VALUE, DEFAULT_MAX_LINE_BYTES
 
 
 class LandingZone(dg.ConfigurableResource):
@@ -20,6 +20,12 @@ class LandingZone(dg.ConfigurableResource):
     max_quarantine_share: float = Field(
         default=0.02, description="The ingestion check fails when a partition quarantines more than this share of rows."
     )
+    max_line_bytes: int = Field(
+        default=DEFAULT_MAX_LINE_BYTES, gt=0, description="Longer lines are quarantined as line_too_long (bytes, newline excluded)."
+    )
+    max_abs_value: float = Field(
+        default=DEFAULT_MAX_ABS_VALUE, gt=0, description="Numbers of a larger magnitude are quarantined as out_of_range."
+    )
 
     @property
     def path(self) -> Path:
@@ -28,4 +34,9 @@ class LandingZone(dg.ConfigurableResource):
     def format_options(self):
         from ops_pipelines.lib.ingest.kinds import FormatOptions
 
-        return FormatOptions(log_pattern=self.log_pattern, naive_timezone=self.naive_timezone)
+        return FormatOptions(
+            log_pattern=self.log_pattern,
+            naive_timezone=self.naive_timezone,
+            max_line_bytes=self.max_line_bytes,
+            max_abs_value=self.max_abs_value,
+        )

@@ -55,3 +55,22 @@ def test_temporary_files_and_non_date_folders_are_ignored(landing):
     (landing.root / "metrics" / "not-a-day").mkdir(parents=True)
     (landing.root / "metrics" / "not-a-day" / "x.csv").write_text(HEADER)
     assert evaluate(landing)[0] == []
+
+
+def test_a_latin1_name_or_an_outside_symlink_never_fails_the_sensor(landing, tmp_path):
+    landing.write("metrics", "good.csv", HEADER, day="2026-03-02")
+    landing.write("logs", "l.jsonl", "{}\n", day="2026-03-03")
+    bad_day = landing.root / "metrics" / "2026-03-04"
+    bad_day.mkdir(parents=True)
+    with open(os.path.join(os.fsencode(bad_day), b"caf\xe9.csv"), "wb") as fh:
+        fh.write(HEADER.encode())
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET-CONTENT-41c7\n")
+    (landing.root / "logs" / "2026-03-03" / "link.jsonl").symlink_to(secret)
+    requests, cursor = evaluate(landing)
+    assert sorted((r.partition_key, r.asset_selection[0].to_user_string()) for r in requests) == [
+        ("2026-03-02", "telemetry_metrics"), ("2026-03-03", "service_logs"), ("2026-03-04", "telemetry_metrics")]
+    latin1 = next(r for r in requests if r.partition_key == "2026-03-04")
+    assert latin1.tags["ops_pipelines/files"] == "metrics/2026-03-04/caf\\xe9.csv"
+    assert "SECRET" not in cursor + repr(requests)
+    assert evaluate(landing, cursor)[0] == []

@@ -8,7 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from ops_pipelines.lib.ingest.files import UnreadableFileError, base_suffix
-from ops_pipelines.lib.ingest.formats import DEFAULT_LOG_PATTERN, LEVEL_ALIASES
+from ops_pipelines.lib.ingest.formats import (
+    DEFAULT_LOG_PATTERN,
+    DEFAULT_MAX_ABS_VALUE,
+    DEFAULT_MAX_LINE_BYTES,
+    LEVEL_ALIASES,
+)
 from ops_pipelines.lib.ingest.quarantine import Reason, quarantine_frame
 from ops_pipelines.lib.ingest.readers import (
     Rows,
@@ -65,9 +70,11 @@ class FormatOptions:
 
     log_pattern: str = DEFAULT_LOG_PATTERN
     naive_timezone: str | None = None
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    max_abs_value: float = DEFAULT_MAX_ABS_VALUE
 
 
-def read_metrics_file(path: Path, day_root: Path) -> Rows:
+def read_metrics_file(path: Path, day_root: Path, options: FormatOptions = FormatOptions()) -> Rows:
     """Long-format CSV/Parquet, single-series `timestamp,value` CSV, or Prometheus query_range JSON."""
     suffix = base_suffix(path)
     if suffix == ".json":
@@ -75,12 +82,12 @@ def read_metrics_file(path: Path, day_root: Path) -> Rows:
     if suffix == ".parquet":
         rows, bad = read_parquet(path)
     elif suffix == ".csv":
-        header = csv_header(path)
+        header = csv_header(path, options.max_line_bytes)
         if set(header) == {"timestamp", "value"}:
-            rows, bad = read_csv(path, dictionary_columns=("timestamp",), arrow_columns=("value",))
+            rows, bad = read_csv(path, ("timestamp",), ("value",), options.max_line_bytes)
             service, metric = single_series_name(path, day_root)
             return rows.assign(service=service, metric=metric, host=""), bad
-        rows, bad = read_csv(path, dictionary_columns=("timestamp", "service", "metric", "host"), arrow_columns=("value",))
+        rows, bad = read_csv(path, ("timestamp", "service", "metric", "host"), ("value",), options.max_line_bytes)
     else:
         raise UnreadableFileError(path, f"unsupported metrics format {suffix!r} (use .csv, .parquet or .json)")
     missing = {"timestamp", "service", "metric", "value"} - set(rows.columns)
@@ -127,9 +134,9 @@ def read_logs_file(path: Path, options: FormatOptions) -> Rows:
     """JSON Lines (`timestamp, service, host, level, message`) or plain text through the log regex."""
     name = path.name.removesuffix(".gz")
     if name.endswith((".jsonl", ".ndjson", ".json")):
-        rows, bad = read_jsonl(path, ["timestamp", "service", "host", "level", "message"])
+        rows, bad = read_jsonl(path, ["timestamp", "service", "host", "level", "message"], options.max_line_bytes)
     elif name.endswith((".log", ".txt")):
-        rows, bad = read_regex_lines(path, options.log_pattern)
+        rows, bad = read_regex_lines(path, options.log_pattern, options.max_line_bytes)
     else:
         raise UnreadableFileError(path, "unsupported log format (use .jsonl or .log/.txt)")
     if "level" in rows:
@@ -138,20 +145,20 @@ def read_logs_file(path: Path, options: FormatOptions) -> Rows:
     return rows, bad
 
 
-def read_llm_traces_file(path: Path) -> Rows:
+def read_llm_traces_file(path: Path, options: FormatOptions = FormatOptions()) -> Rows:
     """JSON Lines LLM traces; `context` (string or list) is accepted as an alias of `contexts`."""
-    rows, bad = read_jsonl(path, [*LLM_TRACES.columns, "context"])
+    rows, bad = read_jsonl(path, [*LLM_TRACES.columns, "context"], options.max_line_bytes)
     rows["contexts"] = rows["contexts"].where(rows["contexts"].notna(), rows["context"])
     return rows.drop(columns=["context"]), bad
 
 
-def read_model_events_file(path: Path) -> Rows:
+def read_model_events_file(path: Path, options: FormatOptions = FormatOptions()) -> Rows:
     """CSV or Parquet impressions/clicks; extra feature columns are kept as they are."""
     suffix = base_suffix(path)
     if suffix == ".parquet":
         rows, bad = read_parquet(path)
     elif suffix == ".csv":
-        rows, bad = read_csv(path, dictionary_columns=("timestamp",))
+        rows, bad = read_csv(path, ("timestamp",), max_line_bytes=options.max_line_bytes)
     else:
         raise UnreadableFileError(path, f"unsupported model events format {suffix!r} (use .csv or .parquet)")
     missing = {"event_id", "timestamp"} - set(rows.columns)

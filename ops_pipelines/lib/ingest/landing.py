@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 from ops_pipelines.lib.ingest import kinds
 from ops_pipelines.lib.ingest.pipeline import ingest_files
 from ops_pipelines.lib.ingest.validate import IngestResult, Window
+from ops_pipelines.lib.ingest.walk import Entry, list_files
 
 KINDS = ("metrics", "logs", "llm_traces", "model_events")
 
@@ -21,14 +23,8 @@ KINDS = ("metrics", "logs", "llm_traces", "model_events")
 class LandedFile:
     kind: str
     day: str
-    relpath: str  # relative to the landing-zone root, '/'-separated
+    relpath: str  # relative to the landing-zone root, '/'-separated, printable (bytes not UTF-8 as \xNN)
     version: str  # size and modification time: a rewrite with new content is a new version
-
-
-def is_data_file(path: Path) -> bool:
-    """Skip hidden, temporary and partial files that writers leave while they work."""
-    name = path.name
-    return path.is_file() and not name.startswith((".", "_", "~")) and not name.endswith((".tmp", ".part", ".crdownload"))
 
 
 def _is_day(name: str) -> bool:
@@ -40,21 +36,28 @@ def _is_day(name: str) -> bool:
 
 
 def scan(root: Path) -> Iterator[LandedFile]:
-    """Every data file in the landing zone with its partition and version, in a stable order."""
+    """Every data file in the landing zone with its partition and version, in a stable order.
+
+    Refused files (a name that is not UTF-8, a symlink out of the zone) are listed too, so their
+    partition runs and quarantines them; a symlink's version is its own (lstat), never its
+    target's. A file that vanishes while we look is left to the next scan.
+    """
     for kind in KINDS:
         base = root / kind
         if not base.is_dir():
             continue
         for day_dir in sorted(p for p in base.iterdir() if p.is_dir() and _is_day(p.name)):
-            for path in sorted(day_dir.rglob("*")):
-                if is_data_file(path):
-                    st = path.stat()
-                    yield LandedFile(kind, day_dir.name, path.relative_to(root).as_posix(), f"{st.st_size}-{st.st_mtime_ns}")
+            for entry in list_files(root, day_dir):
+                try:
+                    st = os.lstat(entry.path) if entry.refused else entry.path.stat()
+                except OSError:
+                    continue
+                yield LandedFile(kind, day_dir.name, entry.name, f"{st.st_size}-{st.st_mtime_ns}")
 
 
-def partition_files(root: Path, kind: str, day: str) -> list[Path]:
-    day_dir = root / kind / day
-    return sorted(p for p in day_dir.rglob("*") if is_data_file(p)) if day_dir.is_dir() else []
+def partition_files(root: Path, kind: str, day: str) -> list[Entry]:
+    """The files of one kind and day, refused ones included (see `walk`)."""
+    return list_files(root, root / kind / day)
 
 
 def ingest_partition(
@@ -69,10 +72,10 @@ def ingest_partition(
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
     day_root = root / kind / day
     readers = {
-        "metrics": (functools.partial(_metrics, day_root=day_root), kinds.METRICS),
+        "metrics": (functools.partial(kinds.read_metrics_file, day_root=day_root, options=options), kinds.METRICS),
         "logs": (functools.partial(kinds.read_logs_file, options=options), kinds.LOGS),
-        "llm_traces": (kinds.read_llm_traces_file, kinds.LLM_TRACES),
-        "model_events": (kinds.read_model_events_file, kinds.MODEL_EVENTS),
+        "llm_traces": (functools.partial(kinds.read_llm_traces_file, options=options), kinds.LLM_TRACES),
+        "model_events": (functools.partial(kinds.read_model_events_file, options=options), kinds.MODEL_EVENTS),
     }
     read, schema = readers[kind]
     return ingest_files(
@@ -81,9 +84,5 @@ def ingest_partition(
         schema,
         Window.for_day(day, now),
         options.naive_timezone,
-        label=lambda p: p.relative_to(root).as_posix(),
+        options.max_abs_value,
     )
-
-
-def _metrics(path: Path, day_root: Path):
-    return kinds.read_metrics_file(path, day_root)

@@ -24,6 +24,16 @@ class Reason(StrEnum):
     OUTSIDE_PARTITION = "outside_partition"
     CONFLICTING_DUPLICATE = "conflicting_duplicate"
     UNREADABLE_FILE = "unreadable_file"
+    INVALID_UTF8 = "invalid_utf8"
+    LINE_TOO_LONG = "line_too_long"
+    OUT_OF_RANGE = "out_of_range"
+    UNREADABLE_FILE_NAME = "unreadable_file_name"
+    SYMLINK_OUTSIDE_LANDING_ZONE = "symlink_outside_landing_zone"
+
+
+# Reasons that stand for a whole file (one quarantine row, no line): the file's rows are counted
+# apart, as its line count where that can be known (see IngestResult.accounts).
+FILE_REASONS = frozenset({Reason.UNREADABLE_FILE, Reason.UNREADABLE_FILE_NAME, Reason.SYMLINK_OUTSIDE_LANDING_ZONE})
 
 
 # Compact per-row reason codes for vectorised validation: 0 = fine, else CODE[reason].
@@ -45,7 +55,7 @@ def quarantine_frame(
     n = len(line_list)
 
     def col(value: str | Sequence[str]) -> list[str]:
-        return [value] * n if isinstance(value, str) else [str(v) for v in value]
+        return [safe_text(value)] * n if isinstance(value, str) else [safe_text(str(v)) for v in value]
 
     return pd.DataFrame(
         {
@@ -57,6 +67,22 @@ def quarantine_frame(
         },
         columns=QUARANTINE_COLUMNS,
     )
+
+
+def safe_text(text: str) -> str:
+    """`text` as valid UTF-8: lone surrogates (undecodable file-name bytes, JSON `\\ud800`) become
+    backslash escapes, so a quarantine row can always be written to Parquet and shown."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            raw = text.encode("utf-8", "surrogateescape")  # a file name's original bytes
+        except UnicodeEncodeError:
+            raw = text.encode("utf-8", "backslashreplace")
+        return raw.decode("utf-8", "backslashreplace")
 
 
 def empty_quarantine() -> pd.DataFrame:

@@ -2,7 +2,8 @@
 
 Every reader returns (rows, quarantine): `rows` has the file's fields plus `_line` (1-based line
 in the file; row number for Parquet; null for JSON documents), `quarantine` holds lines that
-could not be split into fields at all. A file that cannot be read raises UnreadableFileError.
+could not be split into fields at all (also lines that are not UTF-8 or too long). Together they
+are the rows read from the file. A file that cannot be read raises UnreadableFileError.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import csv
 import io
 import json
 import re
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -19,11 +21,17 @@ import pandas as pd
 import pyarrow as pa
 
 from ops_pipelines.lib.ingest.files import (
+    BadLine,
     UnreadableFileError,
+    bounded_lines,
+    count_csv_lines,
+    decode_line,
+    has_byte,
     iter_text_lines,
     open_binary,
     sniff,
 )
+from ops_pipelines.lib.ingest.formats import DEFAULT_MAX_LINE_BYTES
 from ops_pipelines.lib.ingest.quarantine import (
     Reason,
     empty_quarantine,
@@ -33,29 +41,52 @@ from ops_pipelines.lib.ingest.quarantine import (
 Rows = tuple[pd.DataFrame, pd.DataFrame]
 
 
-def csv_header(path: Path) -> list[str]:
+def csv_header(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> list[str]:
     """Normalised column names from the first line of a CSV file."""
     sniff(path)
     with open_binary(path) as fh:
-        first = fh.readline().decode("utf-8", errors="replace")
+        first = next(bounded_lines(fh, max_line_bytes), b"")
+    if isinstance(first, BadLine):
+        raise UnreadableFileError(path, f"header: {first.detail}")
+    first = first.decode("utf-8", errors="replace").removeprefix("\ufeff")
     header = next(csv.reader(io.StringIO(first)), [])
     if not header or not any(h.strip() for h in header):
         raise UnreadableFileError(path, "no CSV header line")
     return [h.strip().lower() for h in header]
 
 
-def read_csv(path: Path, dictionary_columns: Sequence[str] = (), arrow_columns: Sequence[str] = ()) -> Rows:
+def read_csv(
+    path: Path,
+    dictionary_columns: Sequence[str] = (),
+    arrow_columns: Sequence[str] = (),
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> Rows:
     """All fields as strings via Arrow's multithreaded parser.
 
     `dictionary_columns` come back categorical (cheap for repeated names and timestamps),
     `arrow_columns` as Arrow-backed strings (parsed in Arrow later), the rest as objects.
+    A file that is valid UTF-8 with no line over `max_line_bytes` is parsed in one pass; any other
+    goes line by line first (`_clean_lines`), so a bad line is quarantined and the rest kept.
     """
-    header = csv_header(path)
+    header = csv_header(path, max_line_bytes)
     if len(set(header)) != len(header):
         raise UnreadableFileError(path, f"duplicate column names in header {header}")
-    table, bad = _arrow_csv(path, header, use_threads=True)
-    if bad:  # Arrow reports line numbers of bad rows only when parsing single-threaded.
-        table, bad = _arrow_csv(path, header, use_threads=False)
+    try:
+        table, bad = _arrow_csv(path, header, use_threads=True, max_line_bytes=max_line_bytes)
+        if bad:  # Arrow reports line numbers of bad rows only when parsing single-threaded.
+            table, bad = _arrow_csv(path, header, use_threads=False, max_line_bytes=max_line_bytes)
+        if _longest_row_bound(table, header) > max_line_bytes or any("\n" in b[1] or "\r" in b[1] for b in bad):
+            raise _NeedsLines
+        # A quote left open swallows the lines after it into one value, silently: then the rows
+        # are fewer than the lines. Only a file with a quote character can do that.
+        if has_byte(path, b'"') and count_csv_lines(path) != 1 + table.num_rows + len(bad):
+            raise _NeedsLines
+        source_line = None
+        early = quarantine_frame([], [], [], [], [])
+    except (_NeedsLines, pa.ArrowInvalid):
+        cleaned, source_line, early = _clean_lines(path, max_line_bytes)
+        with cleaned:
+            table, bad = _arrow_csv(cleaned, header, use_threads=False, max_line_bytes=max_line_bytes)
     columns = {}
     for name in header:
         col = table[name]
@@ -67,13 +98,108 @@ def read_csv(path: Path, dictionary_columns: Sequence[str] = (), arrow_columns: 
             columns[name] = col.to_pandas()
     rows = pd.DataFrame(columns)
     rows["_line"] = _line_numbers(len(rows), [b[0] for b in bad])
+    bad_lines = [b[0] for b in bad]
+    if source_line is not None:  # lines of the cleaned copy -> lines of the file
+        rows["_line"] = _map_lines(rows["_line"].to_numpy(), source_line)
+        bad_lines = _map_lines(np.asarray(bad_lines, dtype=np.int64), source_line).tolist()
     blank = np.logical_and.reduce([_is_empty(table[n]) for n in header])
     rows = rows[~blank]
     quarantine = quarantine_frame(
-        str(path), [b[0] for b in bad], Reason.UNPARSEABLE_ROW.value,
+        str(path), bad_lines, Reason.UNPARSEABLE_ROW.value,
         [f"expected {len(header)} fields, found {b[2]}" for b in bad], [b[1] for b in bad],
     )
-    return rows, quarantine
+    return rows, pd.concat([early, quarantine], ignore_index=True) if len(early) else quarantine
+
+
+class _NeedsLines(Exception):
+    """The one-pass parse met invalid UTF-8 or a runaway line: go line by line."""
+
+
+def _longest_row_bound(table: pa.Table, header: list[str]) -> int:
+    """An upper bound of the longest line's bytes from its fields (quotes can double a field)."""
+    import pyarrow.compute as pc
+
+    longest = sum(int(pc.max(pc.binary_length(table[n])).as_py() or 0) for n in header)
+    return 2 * longest + 3 * len(header)
+
+
+def _clean_lines(path: Path, max_line_bytes: int) -> tuple[io.BufferedIOBase, np.ndarray, pd.DataFrame]:
+    """Copy the file's good lines to a spooled temp file; quarantine the others.
+
+    Lines end at \\n, \\r\\n or a lone \\r, as for the CSV parser. A line is quarantined when it is
+    too long, not UTF-8, or leaves a quoted field open (CSV values never span lines here, so one
+    stray quote cannot swallow the rest of the file). Returns the copy (rewound), each copied
+    line's line number in the file, and the quarantine.
+    """
+    import tempfile
+
+    out = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+    kept: list[int] = []
+    bad: list[tuple[int, BadLine]] = []
+    number = 0
+    try:
+        with open_binary(path) as fh:
+            for raw in bounded_lines(fh, max_line_bytes):
+                if isinstance(raw, BadLine):
+                    number += 1
+                    bad.append((number, raw))
+                    continue
+                body = raw.removesuffix(b"\n")
+                for piece in (body[:-1] if body.endswith(b"\r") else body).split(b"\r"):
+                    number += 1
+                    problem = None if number == 1 else _line_problem(piece)  # csv_header checked line 1
+                    if problem:
+                        bad.append((number, problem))
+                    else:
+                        out.write(piece + b"\n")
+                        kept.append(number)
+    except (OSError, EOFError, zlib.error) as exc:
+        out.close()
+        raise UnreadableFileError(path, f"corrupt or truncated gzip: {exc}") from None
+    out.seek(0)
+    quarantine = quarantine_frame(
+        str(path), [n for n, _ in bad], [b.reason.value for _, b in bad], [b.detail for _, b in bad], [b.raw for _, b in bad]
+    )
+    return out, np.asarray(kept, dtype=np.int64), quarantine
+
+
+def _line_problem(line: bytes) -> BadLine | None:
+    text = decode_line(line)
+    if isinstance(text, BadLine):
+        return text
+    if '"' in text and _leaves_quote_open(text):
+        return BadLine(Reason.UNPARSEABLE_ROW, "a quoted field is not closed on its line (CSV values cannot span lines)", text[:500])
+    return None
+
+
+def _leaves_quote_open(line: str) -> bool:
+    """Whether a CSV line ends inside a quoted field (a quote opens a field only at its start)."""
+    i, n = 0, len(line)
+    while i < n:
+        if line[i] == '"':
+            j = i + 1
+            while True:
+                k = line.find('"', j)
+                if k < 0:
+                    return True
+                if line[k + 1 : k + 2] == '"':  # "" is an escaped quote
+                    j = k + 2
+                    continue
+                i = k + 1
+                break
+        k = line.find(",", i)
+        if k < 0:
+            return False
+        i = k + 1
+    return False
+
+
+def _map_lines(lines: np.ndarray, source_line: np.ndarray) -> np.ndarray:
+    """Line numbers in the cleaned copy -> in the file (a line Arrow split further keeps its place)."""
+    if not len(source_line):
+        return np.asarray(lines, dtype=np.int64)
+    idx = np.clip(np.asarray(lines, dtype=np.int64) - 1, 0, len(source_line) - 1)
+    return source_line[idx]
 
 
 def _is_empty(col: pa.ChunkedArray) -> np.ndarray:
@@ -82,8 +208,17 @@ def _is_empty(col: pa.ChunkedArray) -> np.ndarray:
     return pc.fill_null(pc.equal(col, ""), True).to_numpy(zero_copy_only=False)
 
 
-def _arrow_csv(path: Path, header: list[str], use_threads: bool) -> tuple[pa.Table, list[tuple[int, str, int]]]:
+def _arrow_csv(
+    source: Path | io.BufferedIOBase, header: list[str], use_threads: bool, max_line_bytes: int
+) -> tuple[pa.Table, list[tuple[int, str, int]]]:
     import pyarrow.csv as pacsv
+
+    path = source if isinstance(source, Path) else Path("<cleaned copy>")
+    if not isinstance(source, Path):
+        source.seek(0)
+    # A row up to about twice the block size parses; longer ones fail as "straddling". The block
+    # is at least the line limit so every allowed line parses in the line-by-line pass.
+    block_size = max(1 << 20, max_line_bytes + 1024)
 
     bad: list[tuple[int, str, int]] = []
 
@@ -93,8 +228,8 @@ def _arrow_csv(path: Path, header: list[str], use_threads: bool) -> tuple[pa.Tab
 
     try:
         table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(use_threads=use_threads, skip_rows=1, column_names=header),
+            str(source) if isinstance(source, Path) else source,
+            read_options=pacsv.ReadOptions(use_threads=use_threads, skip_rows=1, column_names=header, block_size=block_size),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
                 column_types={h: pa.string() for h in header},
@@ -103,6 +238,8 @@ def _arrow_csv(path: Path, header: list[str], use_threads: bool) -> tuple[pa.Tab
             ),
         )
     except (pa.ArrowInvalid, OSError, EOFError) as exc:
+        if isinstance(source, Path) and isinstance(exc, pa.ArrowInvalid):
+            raise _NeedsLines from None  # invalid UTF-8, a runaway line, quotes out of sync: go line by line
         raise UnreadableFileError(path, _arrow_problem(exc)) from None
     return table, bad
 
@@ -134,12 +271,28 @@ def read_parquet(path: Path) -> Rows:
     except (pa.ArrowException, OSError) as exc:
         raise UnreadableFileError(path, f"not a readable Parquet file: {str(exc).splitlines()[0]}") from None
     table = table.rename_columns([c.strip().lower() for c in table.column_names])
-    rows = table.to_pandas(types_mapper={pa.float64(): pd.Float64Dtype(), pa.float32(): pd.Float64Dtype()}.get)
+    try:
+        table.validate(full=True)  # string columns written without UTF-8 checks by some writers
+        rows = table.to_pandas(types_mapper={pa.float64(): pd.Float64Dtype(), pa.float32(): pd.Float64Dtype()}.get)
+    except (pa.ArrowException, ValueError) as exc:
+        raise UnreadableFileError(path, f"not a readable Parquet file: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     rows["_line"] = np.arange(1, len(rows) + 1)
     return rows, empty_quarantine()
 
 
-def read_jsonl(path: Path, columns: Sequence[str]) -> Rows:
+# A JSON escape in the surrogate range (\\ud800-\\udfff): only then can a parsed string be invalid UTF-8.
+_SURROGATE_ESCAPE = re.compile(r"\\[uU][dD][89a-fA-F]")
+
+
+def _encodable(value: object) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def read_jsonl(path: Path, columns: Sequence[str], max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Rows:
     """JSON Lines: one object per line; other lines are quarantined as unparseable."""
 
     def parse(text: str) -> dict | str:
@@ -147,14 +300,18 @@ def read_jsonl(path: Path, columns: Sequence[str]) -> Rows:
             record = json.loads(text)
         except json.JSONDecodeError as exc:
             return f"invalid JSON: {exc.msg} at column {exc.colno}"
+        except RecursionError:
+            return "invalid JSON: nested too deeply"
         if not isinstance(record, dict):
             return f"expected a JSON object, found {type(record).__name__}"
+        if _SURROGATE_ESCAPE.search(text) and not _encodable(record):
+            return BadLine(Reason.INVALID_UTF8, "a JSON \\u escape gives a lone surrogate (not UTF-8 text)", text[:500])
         return {str(k).lower(): v for k, v in record.items()}
 
-    return _read_lines(path, columns, parse)
+    return _read_lines(path, columns, parse, max_line_bytes)
 
 
-def read_regex_lines(path: Path, pattern: str) -> Rows:
+def read_regex_lines(path: Path, pattern: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> Rows:
     """Plain-text lines split by a regex with named groups; non-matching lines are quarantined."""
     regex = re.compile(pattern)
 
@@ -162,33 +319,38 @@ def read_regex_lines(path: Path, pattern: str) -> Rows:
         match = regex.match(text)
         return match.groupdict() if match else "line does not match the log pattern"
 
-    return _read_lines(path, list(regex.groupindex), parse)
+    return _read_lines(path, list(regex.groupindex), parse, max_line_bytes)
 
 
-def _read_lines(path: Path, columns: Sequence[str], parse: Callable[[str], dict | str]) -> Rows:
-    """Rows from a line-oriented text file; `parse` gives a record or the reason it cannot."""
+def _read_lines(path: Path, columns: Sequence[str], parse: Callable[[str], dict | str | BadLine], max_line_bytes: int) -> Rows:
+    """Rows from a line-oriented text file; `parse` gives a record or the reason it cannot.
+
+    Blank lines are not rows; every other line becomes a row or a quarantine row.
+    """
     sniff(path)
     data: dict[str, list] = {c: [] for c in columns}
     lines, bad = [], []
-    for number, text in iter_text_lines(path):
+    for number, text in iter_text_lines(path, max_line_bytes):
+        if isinstance(text, BadLine):
+            bad.append((number, text))
+            continue
         if not text.strip():
             continue
         record = parse(text)
         if isinstance(record, str):
-            bad.append((number, record, text))
+            record = BadLine(Reason.UNPARSEABLE_ROW, record, text[:500])
+        if isinstance(record, BadLine):
+            bad.append((number, record))
             continue
         for c in columns:
             data[c].append(record.get(c))
         lines.append(number)
     rows = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in data.items()})
     rows["_line"] = np.asarray(lines, dtype=np.int64)
-    return rows, _unparseable(path, bad)
-
-
-def _unparseable(path: Path, bad: list[tuple[int, str, str]]) -> pd.DataFrame:
-    return quarantine_frame(
-        str(path), [b[0] for b in bad], Reason.UNPARSEABLE_ROW.value, [b[1] for b in bad], [b[2][:500] for b in bad]
+    quarantine = quarantine_frame(
+        str(path), [n for n, _ in bad], [b.reason.value for _, b in bad], [b.detail for _, b in bad], [b.raw for _, b in bad]
     )
+    return rows, quarantine
 
 
 def read_json_document(path: Path, parse: Callable[[object], Rows]) -> Rows:
@@ -196,9 +358,16 @@ def read_json_document(path: Path, parse: Callable[[object], Rows]) -> Rows:
     sniff(path)
     try:
         with open_binary(path) as fh:
-            doc = json.loads(fh.read().decode("utf-8"))
+            text = fh.read().decode("utf-8")
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise UnreadableFileError(path, f"invalid JSON document: {exc.msg} at line {exc.lineno}") from None
-    except (UnicodeDecodeError, EOFError, OSError) as exc:
-        raise UnreadableFileError(path, f"cannot decode file: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise UnreadableFileError(path, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    except RecursionError:
+        raise UnreadableFileError(path, "invalid JSON document: nested too deeply") from None
+    except (EOFError, OSError, zlib.error) as exc:
+        raise UnreadableFileError(path, f"corrupt or truncated gzip: {exc}") from None
+    if _SURROGATE_ESCAPE.search(text) and not _encodable(doc):
+        raise UnreadableFileError(path, "a JSON \\u escape gives a lone surrogate (not UTF-8 text)")
     return parse(doc)

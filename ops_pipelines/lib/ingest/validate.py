@@ -23,6 +23,7 @@ from ops_pipelines.lib.ingest.fields import (
     parse_text,
     parse_timestamps,
 )
+from ops_pipelines.lib.ingest.formats import DEFAULT_MAX_ABS_VALUE
 from ops_pipelines.lib.ingest.quarantine import (
     CODE,
     REASON_OF_CODE,
@@ -31,6 +32,8 @@ from ops_pipelines.lib.ingest.quarantine import (
     quarantine_frame,
     raw_text,
 )
+
+ACCOUNT_COLUMNS = ["source_file", "rows_read", "rows_stored", "rows_quarantined", "exact_duplicates", "problem"]
 
 
 @dataclass(frozen=True)
@@ -77,32 +80,65 @@ class FileError:
     problem: str
 
 
+def empty_accounts() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object if c in ("source_file", "problem") else np.int64) for c in ACCOUNT_COLUMNS})
+
+
 @dataclass
 class IngestResult:
-    """Clean rows, quarantined rows and whole-file failures of one partition."""
+    """Clean rows, quarantined rows and whole-file failures of one partition.
+
+    `accounts` has one row per file: rows read (counted by the reader, or the line count of a file
+    that could not be read), and where they went: stored, quarantined, dropped as exact duplicates.
+    """
 
     rows: pd.DataFrame
     quarantine: pd.DataFrame
     file_errors: list[FileError] = field(default_factory=list)
     exact_duplicates: int = 0
     files_read: int = 0
+    accounts: pd.DataFrame = field(default_factory=empty_accounts)
 
     @property
     def quarantined_rows(self) -> int:
-        """Quarantined data rows; whole-file failures are counted apart, in `file_errors`."""
-        return int((self.quarantine["reason"] != Reason.UNREADABLE_FILE).sum())
+        """Quarantined rows, counting each unreadable file as its line count (at least one if unknown)."""
+        return int(self.accounts["rows_quarantined"].sum())
+
+    @property
+    def rows_read(self) -> int:
+        return int(self.accounts["rows_read"].sum())
 
     @property
     def rows_seen(self) -> int:
+        """Rows by outcome: stored + quarantined + exact duplicates (equals rows_read when accounted)."""
         return len(self.rows) + self.quarantined_rows + self.exact_duplicates
 
     @property
     def quarantine_share(self) -> float:
         return self.quarantined_rows / self.rows_seen if self.rows_seen else 0.0
 
+    def unaccounted(self) -> pd.DataFrame:
+        """Files whose rows read differ from stored + quarantined + exact duplicates (should be none)."""
+        a = self.accounts
+        return a[a["rows_read"] != a["rows_stored"] + a["rows_quarantined"] + a["exact_duplicates"]]
 
-def validate_rows(raw: pd.DataFrame, schema: Schema, source: str, naive_timezone: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Type one file's rows (`_line` column = source line); return (clean rows, quarantine)."""
+    @property
+    def accounted_for(self) -> bool:
+        totals_match = int(self.accounts["rows_stored"].sum()) == len(self.rows)
+        return self.unaccounted().empty and totals_match and self.rows_read == self.rows_seen
+
+
+def validate_rows(
+    raw: pd.DataFrame,
+    schema: Schema,
+    source: str,
+    naive_timezone: str | None,
+    max_abs_value: float = DEFAULT_MAX_ABS_VALUE,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Type one file's rows (`_line` column = source line); return (clean rows, quarantine).
+
+    Numbers beyond +-`max_abs_value` are `out_of_range`: they never reach a detector's state.
+    """
     n = len(raw)
     reasons = np.zeros(n, dtype=np.uint8)
     failed_field = np.full(n, None, dtype=object)
@@ -129,6 +165,7 @@ def validate_rows(raw: pd.DataFrame, schema: Schema, source: str, naive_timezone
             r = np.where(r == CODE[Reason.MISSING_FIELD], 0, r)
         if name in schema.non_negative:
             r = np.where((r == 0) & (values < 0), CODE[Reason.WRONG_TYPE], r)
+        r = np.where((r == 0) & (np.abs(values) > max_abs_value), CODE[Reason.OUT_OF_RANGE], r)
         out[name] = values
         record(name, r)
     for name in schema.lists:
@@ -142,15 +179,16 @@ def validate_rows(raw: pd.DataFrame, schema: Schema, source: str, naive_timezone
     bad = reasons != 0
     if not bad.any():
         return clean, quarantine_frame([], [], [], [], [])
-    quarantine = _quarantine_rows(raw[bad], source, [REASON_OF_CODE[c] for c in reasons[bad]], failed_field[bad])
+    quarantine = _quarantine_rows(raw[bad], source, [REASON_OF_CODE[c] for c in reasons[bad]], failed_field[bad], max_abs_value)
     return clean[~bad], quarantine
 
 
-def _quarantine_rows(rows: pd.DataFrame, source: str, reasons: list[Reason], fields: np.ndarray) -> pd.DataFrame:
+def _quarantine_rows(rows: pd.DataFrame, source: str, reasons: list[Reason], fields: np.ndarray, max_abs_value: float) -> pd.DataFrame:
     details = []
     for (_, row), reason, name in zip(rows.iterrows(), reasons, fields):
         value = row.get(name)
-        details.append(f"{name}={value!r}: {reason.value}")
+        bound = f" (magnitude above {max_abs_value:g}, LandingZone.max_abs_value)" if reason == Reason.OUT_OF_RANGE else ""
+        details.append(f"{name}={value!r}: {reason.value}{bound}")
     lines = [None if pd.isna(v) else int(v) for v in rows["_line"]]
     return quarantine_frame(source, lines, [r.value for r in reasons], details, raw_text(rows))
 
@@ -160,14 +198,17 @@ def finalize(
     quarantines: list[pd.DataFrame],
     schema: Schema,
     window: Window,
-) -> tuple[pd.DataFrame, pd.DataFrame, int]:
-    """Merge a partition's files: window and future checks, duplicates, stable sort."""
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int], dict[str, int]]:
+    """Merge a partition's files: window and future checks, duplicates, stable sort.
+
+    Returns the rows, the quarantine, and per file the rows stored and the exact duplicates dropped.
+    """
     frames = [f for _, f in parts if len(f)]
     sources = [src for src, f in parts if len(f)]
     if not frames:
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in schema.columns})
         empty[schema.timestamp] = pd.Series(dtype="datetime64[ns, UTC]")
-        return empty, concat_quarantine(quarantines), 0
+        return empty, concat_quarantine(quarantines), {}, {}
     rows = _concat(frames, schema)
     rows["_source"] = pd.Categorical.from_codes(np.repeat(np.arange(len(frames)), [len(f) for f in frames]), categories=sources)
     ts = rows[schema.timestamp]
@@ -179,13 +220,18 @@ def finalize(
     ]
     if future.any() or outside.any():
         rows = rows[~(future | outside)]
-    rows, conflicts, exact = _deduplicate(rows, schema)
+    rows, conflicts, duplicates = _deduplicate(rows, schema)
     extra.append(conflicts)
     if not rows.attrs.get("sorted"):
         order = np.lexsort([_codes(rows[c], ordered=True) for c in reversed((*schema.sort, "_source", "_line"))])
         rows = rows.iloc[order]
+    stored = _counts(rows["_source"])
     rows = rows.drop(columns=["_source", "_line"]).reset_index(drop=True)
-    return rows, concat_quarantine([*quarantines, *extra]), exact
+    return rows, concat_quarantine([*quarantines, *extra]), stored, duplicates
+
+
+def _counts(sources: pd.Series) -> dict[str, int]:
+    return {str(k): int(v) for k, v in sources.value_counts(sort=False).items() if v}
 
 
 def _concat(frames: list[pd.DataFrame], schema: Schema) -> pd.DataFrame:
@@ -260,7 +306,7 @@ def _fold(codes: list[np.ndarray]) -> list[np.ndarray]:
     return folded
 
 
-def _deduplicate(rows: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+def _deduplicate(rows: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, int]]:
     """Drop exact repeats (keeping the first by file and line); quarantine conflicting keys.
 
     Rows arrive in (file, line) order and the sort is stable, so "first" is the earliest row.
@@ -275,7 +321,7 @@ def _deduplicate(rows: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, pd.D
     in_group = np.zeros(len(order), dtype=bool)
     in_group[1:] |= same_key
     in_group[:-1] |= same_key
-    exact_count = 0
+    duplicates: dict[str, int] = {}
     bad = rows.iloc[:0]
     if in_group.any():  # rare: settle repeated keys with pandas on just those rows
         group = rows.iloc[order[in_group]]
@@ -285,7 +331,7 @@ def _deduplicate(rows: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, pd.D
         kept = comparable[~exact]
         conflict = np.zeros(len(group), dtype=bool)
         conflict[~exact] = kept.duplicated(subset=list(schema.key), keep=False).to_numpy()
-        exact_count = int(exact.sum())
+        duplicates = _counts(group["_source"][exact])
         drop = np.zeros(len(order), dtype=bool)
         drop[np.flatnonzero(in_group)[exact | conflict]] = True
         bad = group[conflict].sort_values(["_source", "_line"], kind="stable")
@@ -293,9 +339,9 @@ def _deduplicate(rows: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, pd.D
     out = rows.iloc[order] if sort_first else rows.iloc[np.sort(order)]
     out.attrs["sorted"] = sort_first
     if bad.empty:
-        return out, quarantine_frame([], [], [], [], []), exact_count
+        return out, quarantine_frame([], [], [], [], []), duplicates
     key_text = bad[list(schema.key)].astype(str).agg("|".join, axis=1)
     details = [f"key {k} has rows with different values" for k in key_text]
     lines = [None if pd.isna(v) else int(v) for v in bad["_line"]]
     q = quarantine_frame(bad["_source"].astype(str).tolist(), lines, Reason.CONFLICTING_DUPLICATE.value, details, raw_text(bad))
-    return out, q, exact_count
+    return out, q, duplicates

@@ -7,7 +7,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ops_pipelines.lib.ingest.kinds import FormatOptions
-from ops_pipelines.lib.ingest.landing import ingest_partition
+from tests.lib.ingest.accounted import ingest_partition
 from ops_pipelines.lib.ingest.quarantine import Reason
 from tests.conftest import DAY, NOW
 

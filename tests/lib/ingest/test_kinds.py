@@ -5,7 +5,7 @@ import json
 import pandas as pd
 import pytest
 
-from ops_pipelines.lib.ingest.landing import ingest_partition
+from tests.lib.ingest.accounted import ingest_partition
 from ops_pipelines.lib.ingest.quarantine import Reason
 from tests.conftest import DAY, NOW
 
@@ -107,3 +107,13 @@ def test_non_finite_numbers(landing, kind):
     reasons = result.quarantine["reason"].tolist()
     # CSV writes NaN as an empty field: that is a missing value, not a non-finite one.
     assert reasons in ([Reason.NON_FINITE, Reason.NON_FINITE], [Reason.NON_FINITE, Reason.MISSING_FIELD])
+
+
+@pytest.mark.parametrize("kind", [k for k, spec in sorted(KINDS.items()) if spec[3]])
+def test_values_beyond_the_physical_range(landing, kind):
+    build = KINDS[kind][0]
+    records = [build("2026-03-02T10:00:00Z", key="k1"), build("2026-03-02T10:01:00Z", value=1e308, key="k2"),
+               build("2026-03-02T10:02:00Z", value=-0.0, key="k3")]
+    result = ingest(landing, kind, records)
+    assert result.quarantine["reason"].tolist() == [Reason.OUT_OF_RANGE]
+    assert len(result.rows) == 2
