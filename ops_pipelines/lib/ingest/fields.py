@@ -7,6 +7,7 @@ the caller can quarantine exactly the rows that fail and keep the rest.
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,8 @@ _NON_FINITE = r"(?i)^[+-]?(?:nan|inf|infinity)$"
 # Epoch magnitudes: seconds from 1973 to 5138, then the same span in ms, us and ns. Anything
 # else is not a plausible epoch and is reported as unparseable rather than guessed.
 _EPOCH_UNITS = (("s", 1e8, 1e11), ("ms", 1e11, 1e14), ("us", 1e14, 1e17), ("ns", 1e17, 1e20))
+_NS_PER_UNIT = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}
+_MAX_NS = 9.2e18  # nanosecond timestamps end in April 2262; later epochs stay unparseable
 
 Reasons = np.ndarray  # uint8 codes per row: 0 = fine, else quarantine.CODE[reason]
 
@@ -135,7 +138,7 @@ def parse_timestamps(values: pd.Series, naive_timezone: str | None = None) -> tu
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes, uniques = values.cat.codes.to_numpy(), values.cat.categories
     else:
-        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+        codes, uniques = pd.factorize(_hashable(values.astype(object)), use_na_sentinel=True)
     uniq = pd.Series(np.asarray(uniques, dtype=object))
     parsed, reasons, units = _parse_unique_timestamps(uniq, naive_timezone)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
@@ -149,6 +152,14 @@ def parse_timestamps(values: pd.Series, naive_timezone: str | None = None) -> tu
     out[valid] = parsed.dt.tz_convert(None).to_numpy(dtype="datetime64[ns]")[codes[valid]]
     row_reasons[valid] = reasons[codes[valid]]
     return pd.Series(pd.DatetimeIndex(out).tz_localize("UTC"), index=values.index), row_reasons
+
+
+def _hashable(values: pd.Series) -> pd.Series:
+    """JSON lists and objects as their text, so they can be factorized (and fail as timestamps)."""
+    nested = values.map(lambda v: isinstance(v, (list, dict)))
+    if not nested.any():
+        return values
+    return values.where(~nested, values[nested].map(lambda v: json.dumps(v, default=str)))
 
 
 def _from_datetime_column(values: pd.Series, naive_timezone: str | None) -> tuple[pd.Series, Reasons]:
@@ -179,11 +190,14 @@ def _parse_unique_timestamps(uniq: pd.Series, naive_timezone: str | None) -> tup
     epochs[is_num] = uniq[is_num].astype(float)
     epochs[numeric_str[numeric_str].index] = strs[numeric_str].astype(float)
     for unit, low, high in _EPOCH_UNITS:
-        hit = (epochs.abs() >= low) & (epochs.abs() < high)
+        hit = (epochs.abs() >= low) & (epochs.abs() < high) & (epochs.abs() * _NS_PER_UNIT[unit] < _MAX_NS)
         if hit.any():
-            parsed[hit] = pd.to_datetime(epochs[hit], unit=unit, utc=True)
-            reasons[hit.to_numpy()] = 0
-            units[hit.to_numpy()] = unit
+            # coerce: an epoch past 2262 does not fit in nanoseconds; it stays unparseable
+            p = pd.to_datetime(epochs[hit], unit=unit, utc=True, errors="coerce")
+            parsed[hit] = p
+            fits = hit.to_numpy() & parsed.notna().to_numpy()
+            reasons[fits] = 0
+            units[fits] = unit
     text = strs[~numeric_str]
     if len(text):
         aware = text.str.contains(_TZ_SUFFIX, regex=True)

@@ -126,13 +126,43 @@ def iter_text_lines(path: Path, max_line_bytes: int) -> Iterator[tuple[int, str 
         raise UnreadableFileError(path, f"corrupt or truncated gzip: {exc}") from None
 
 
-def has_byte(path: Path, byte: bytes, chunk: int = 8 << 20) -> bool:
-    """Whether `byte` occurs anywhere in the (decompressed) file; a fast scan (memchr)."""
-    with open_binary(path) as fh:
-        while block := fh.read(chunk):
-            if byte in block:
-                return True
-    return False
+@dataclass(frozen=True)
+class TextScan:
+    valid_utf8: bool
+    has_quote: bool  # a double quote anywhere
+    has_lone_cr: bool  # a carriage return not followed by a line feed
+
+
+def scan_text(path: Path, chunk: int = 8 << 20) -> TextScan:
+    """What a fast one-pass look at the whole decompressed file can tell about its lines.
+
+    ASCII blocks skip decoding (`isascii` runs at memory speed), and a file without a CR is not
+    counted, so a clean file costs one read.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    valid, quote, lone_cr = True, False, False
+    last = b""
+    try:
+        with open_binary(path) as fh:
+            while block := fh.read(chunk):
+                quote = quote or b'"' in block
+                if not lone_cr and (b"\r" in block or last == b"\r"):
+                    crlf = block.count(b"\r\n") + (last == b"\r" and block[:1] == b"\n")
+                    lone_cr = block.count(b"\r") + (last == b"\r") - (block[-1:] == b"\r") != crlf
+                if valid and (not block.isascii() or decoder.getstate()[0]):
+                    try:
+                        decoder.decode(block)
+                    except UnicodeDecodeError:
+                        valid = False
+                last = block[-1:]
+        lone_cr = lone_cr or last == b"\r"
+        if valid:
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        valid = False
+    except GZIP_ERRORS as exc:
+        raise UnreadableFileError(path, f"corrupt or truncated gzip: {exc}") from None
+    return TextScan(valid, quote, lone_cr)
 
 
 def count_csv_lines(path: Path, chunk: int = 8 << 20) -> int:

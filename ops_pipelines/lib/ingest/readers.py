@@ -26,9 +26,9 @@ from ops_pipelines.lib.ingest.files import (
     bounded_lines,
     count_csv_lines,
     decode_line,
-    has_byte,
     iter_text_lines,
     open_binary,
+    scan_text,
     sniff,
 )
 from ops_pipelines.lib.ingest.formats import DEFAULT_MAX_LINE_BYTES
@@ -48,8 +48,12 @@ def csv_header(path: Path, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> list
         first = next(bounded_lines(fh, max_line_bytes), b"")
     if isinstance(first, BadLine):
         raise UnreadableFileError(path, f"header: {first.detail}")
+    first = first.rstrip(b"\n").split(b"\r")[0]  # a lone CR ends a CSV line too
     first = first.decode("utf-8", errors="replace").removeprefix("\ufeff")
-    header = next(csv.reader(io.StringIO(first)), [])
+    try:
+        header = next(csv.reader([first]), [])
+    except csv.Error as exc:
+        raise UnreadableFileError(path, f"unreadable CSV header: {exc}") from None
     if not header or not any(h.strip() for h in header):
         raise UnreadableFileError(path, "no CSV header line")
     return [h.strip().lower() for h in header]
@@ -71,15 +75,19 @@ def read_csv(
     header = csv_header(path, max_line_bytes)
     if len(set(header)) != len(header):
         raise UnreadableFileError(path, f"duplicate column names in header {header}")
+    scan = scan_text(path)
     try:
+        if not scan.valid_utf8 or scan.has_lone_cr:  # a lone CR: the parser's lines are not the file's
+            raise _NeedsLines
         table, bad = _arrow_csv(path, header, use_threads=True, max_line_bytes=max_line_bytes)
         if bad:  # Arrow reports line numbers of bad rows only when parsing single-threaded.
             table, bad = _arrow_csv(path, header, use_threads=False, max_line_bytes=max_line_bytes)
-        if _longest_row_bound(table, header) > max_line_bytes or any("\n" in b[1] or "\r" in b[1] for b in bad):
+        longest_bad = max((len(b[1].encode()) for b in bad), default=0)
+        if max(_longest_row_bound(table, header), longest_bad) > max_line_bytes or any("\n" in b[1] for b in bad):
             raise _NeedsLines
         # A quote left open swallows the lines after it into one value, silently: then the rows
         # are fewer than the lines. Only a file with a quote character can do that.
-        if has_byte(path, b'"') and count_csv_lines(path) != 1 + table.num_rows + len(bad):
+        if scan.has_quote and count_csv_lines(path) != 1 + table.num_rows + len(bad):
             raise _NeedsLines
         source_line = None
         early = quarantine_frame([], [], [], [], [])

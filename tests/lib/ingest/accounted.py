@@ -5,9 +5,9 @@ Parquet row counts), not taken from the code under test, and must equal stored +
 exact duplicates per file.
 """
 
+import csv
 import gzip
 import io
-import re
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,10 +48,11 @@ def assert_accounted(result, root: Path, max_line_bytes: int = 1 << 20) -> None:
 
 
 def independent_rows(path: Path, max_line_bytes: int) -> int | None:
-    """Rows in a readable landing file by counting lines; None for formats not counted by line.
+    """Rows in a readable landing file, counted from its lines; None for formats not counted by line.
 
-    Blank lines are not rows: whitespace only, or for CSV nothing but separators and quotes.
-    A line over the length limit is a row (quarantined) whatever it holds.
+    Blank lines are not rows: whitespace only, or for CSV an empty line or one whose fields (as
+    Python's csv module splits it) are all empty and as many as the header's. A line over the
+    length limit is a row (quarantined) whatever it holds.
     """
     name = path.name.removesuffix(".gz")
     if name.endswith(".parquet"):
@@ -60,9 +61,34 @@ def independent_rows(path: Path, max_line_bytes: int) -> int | None:
         return None  # a JSON document: rows are its elements, not lines
     data = gzip.decompress(path.read_bytes()) if path.name.endswith(".gz") else path.read_bytes()
     if name.endswith(".csv"):
-        lines = re.split(rb"\r\n|\n|\r", data)[1:]  # a CSV line may end in a lone CR; less the header
-        return sum(1 for line in lines if len(line) > max_line_bytes or line.replace(b",", b"").replace(b'"', b""))
-    lines = data.split(b"\n")
-    return sum(1 for line in lines if len(line.rstrip(b"\r")) > max_line_bytes or line.decode("utf-8", "replace").strip())
+        return _csv_rows(data, max_line_bytes)
+    count = 0
+    for i, line in enumerate(data.split(b"\n")):
+        text = line.decode("utf-8", "replace")
+        if len(line.rstrip(b"\r")) > max_line_bytes or (text.lstrip("\ufeff") if i == 0 else text).strip():
+            count += 1
+    return count
 
 
+def _csv_rows(data: bytes, max_line_bytes: int) -> int:
+    lines: list[bytes | None] = []  # None: a line over the limit
+    for line in data.split(b"\n"):
+        body = line.rstrip(b"\r")
+        if len(body) > max_line_bytes:
+            lines.append(None)
+        else:  # a lone CR ends a line too, as for the CSV parser
+            lines += (line[:-1] if line.endswith(b"\r") else line).split(b"\r")
+    header = next(csv.reader([(lines[0] or b"").decode("utf-8", "replace").lstrip("\ufeff")]), [])
+    count = 0
+    for line in lines[1:]:
+        if line is None:
+            count += 1
+            continue
+        if not line:
+            continue
+        try:
+            fields = next(csv.reader([line.decode("utf-8", "replace")]), [])
+        except csv.Error:
+            fields = ["unparseable"]
+        count += not (len(fields) == len(header) and not any(fields))
+    return count
