@@ -36,7 +36,7 @@ from ops_pipelines.lib.llmops.scores import score_traces
 from ops_pipelines.lib.sim import DEFAULT_START, simulate_world
 from ops_pipelines.settings import ASSETS_DIR
 
-ANNOTATION_KINDS = ("change_impact", "job", "scheduled_job", "recurring", "traffic_event", "warm_up")
+ANNOTATION_KINDS = ("change_impact", "scheduled_job", "recurring", "traffic_event", "warm_up")
 
 
 def score_days(root: Path, days: int) -> list[dict]:

@@ -65,11 +65,11 @@ def platform_changes(change_events, service_logs, aiops_config: AIOpsConfig):
         "service_logs": dg.AssetIn(partition_mapping=TWO_DAYS),
         "platform_changes": dg.AssetIn(partition_mapping=TWO_DAYS),
         # Not read: it makes Dagster run the days in order, as the carried context needs.
-        "previous_annotations": dg.AssetIn("anomaly_annotations", partition_mapping=PREVIOUS_DAY),
+        "previous_incidents": dg.AssetIn("incidents", partition_mapping=PREVIOUS_DAY),
     },
 )
 def incidents(context: dg.AssetExecutionContext, metric_anomalies, log_anomalies, service_logs, platform_changes,
-              previous_annotations, aiops_config: AIOpsConfig, state_store: StateStore):
+              previous_incidents, aiops_config: AIOpsConfig, state_store: StateStore):
     """Correlate the anomalies of yesterday and today, continuing from the context (first-seen times,
     last week's episodes and job runs) the previous day left in the state store."""
     from ops_pipelines.lib.aiops.context import IncidentContext

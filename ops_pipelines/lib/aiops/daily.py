@@ -23,16 +23,17 @@ def day_changes(change_records: pd.DataFrame | None, service_logs: pd.DataFrame 
 
 def correlate_day(day: str, metric_anomalies: pd.DataFrame, log_anomalies: pd.DataFrame, service_logs: pd.DataFrame | None,
                   changes: pd.DataFrame, topology: Topology, rules: list[dict], patterns: ChangePatterns,
-                  context: IncidentContext | None = None,
-                  params: CorrelationParams = CorrelationParams()) -> tuple[Correlation, IncidentContext]:
+                  context: IncidentContext | None = None, params: CorrelationParams = CorrelationParams(),
+                  events: pd.DataFrame | None = None) -> tuple[Correlation, IncidentContext]:
     """Incidents and annotations reaching into `day` (inputs cover the day before too), and the
-    context to continue from tomorrow."""
+    context to continue from tomorrow. `events` replaces the events of the two anomaly frames
+    (another detector's flags); `metric_anomalies` still gives the raw values."""
     start = pd.Timestamp(day, tz="UTC")
     end = start + pd.Timedelta(days=1)
     context = context or IncidentContext.empty()
     metrics = metric_anomalies if len(metric_anomalies) else None
     logs = service_logs if service_logs is not None and len(service_logs) else None
-    events = all_events(metric_anomalies, log_anomalies)
+    events = all_events(metric_anomalies, log_anomalies) if events is None else events
     found = correlate_all(events, topology, rules, metrics=metrics, changes=changes, patterns=patterns,
                           context=context, logs=logs, params=params)
     eps = found.episodes

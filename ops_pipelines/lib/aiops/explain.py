@@ -89,15 +89,13 @@ def recurring(eps: pd.DataFrame, history: pd.DataFrame, job_windows: pd.DataFram
     out = []
     hist_days = history["start"].dt.floor("D") if len(history) else pd.Series(dtype="datetime64[ns, UTC]")
     for ep in eps.itertuples():
-        why = ""
-        if len(history):
+        why = _in_recurring_job(ep, job_windows, topology, params, window) if len(job_windows) else ""
+        if not why and len(history):
             earlier = (history["start"] <= ep.start - pd.Timedelta(hours=20)) & (history["start"] >= ep.start - params.lookback_days * DAY)
             same = earlier & (history["service"] == ep.service) & (history["signal_class"] == ep.signal_class)
             near = same.to_numpy() & (_tod_distance(history["start"], ep.start) <= window)
             if hist_days[near].nunique() >= params.recurring_days:
                 why = "recurring"
-        if not why and len(job_windows):
-            why = _in_recurring_job(ep, job_windows, topology, params, window)
         out.append(why)
     return out
 
@@ -156,13 +154,14 @@ def _is_traffic(metric: str) -> bool:
     return signal_class(metric) == "traffic"
 
 
-def load_following(eps: pd.DataFrame, events: list[dict], params: ExplainParams) -> np.ndarray:
-    """Episodes a traffic event explains: on a service whose traffic rose, inside the event, and
-    only more load (traffic, log volume, or latency / saturation up by less than `load_max_ratio`);
-    errors are never explained by load."""
+def load_following(eps: pd.DataFrame, events: list[dict], topology: Topology, params: ExplainParams) -> np.ndarray:
+    """Episodes a traffic event explains: inside the event, on a service whose traffic rose or one
+    they call (a database feels its callers' demand), and only more load (traffic, log volume, or
+    latency / saturation up by less than `load_max_ratio`); errors are never explained by load."""
     out = np.zeros(len(eps), dtype=bool)
     for e in events:
-        inside = (eps["start"] >= e["start"]) & (eps["start"] <= e["end"]) & eps["service"].isin(e["services"])
+        reached = set(e["services"]).union(*(topology.descendants(s) for s in e["services"]))
+        inside = (eps["start"] >= e["start"]) & (eps["start"] <= e["end"]) & eps["service"].isin(reached)
         mild = eps["signal_class"].isin(["traffic", "log_volume"]) | (
             eps["signal_class"].isin(["latency", "saturation"]) & ~(eps["ratio"] > params.load_max_ratio))
         out |= (inside & mild).to_numpy()

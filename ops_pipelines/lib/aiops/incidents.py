@@ -90,7 +90,7 @@ def correlate_all(events: pd.DataFrame, topology: Topology, rules: list[dict], m
     change_windows = windows(changes, patterns or ChangePatterns(())) if changes is not None and len(changes) else _no_windows()
     eps = _explain(eps, events, values, change_windows, context, topology, params)
     traffic = explain.traffic_events(eps, values, params.explain)
-    eps["load"] = explain.load_following(eps, traffic, params.explain)
+    eps["load"] = explain.load_following(eps, traffic, topology, params.explain)
     candidates = eps[eps["harmful"] & ~eps["load"]]
     named = explain.mentions(logs, [s for s in topology.services if topology.is_dark(s)])
     incidents, annotations = [], [_traffic_annotation(e, eps) for e in traffic]
@@ -187,7 +187,8 @@ def _blocks(dep: str, service: str, stats: dict, topology: Topology, params: Cor
 def split_roots(group: pd.DataFrame, topology: Topology, params: CorrelationParams = CorrelationParams()) -> list[pd.DataFrame]:
     """One group per set of related root candidates: bottom services (significant, with no
     significant affected dependency) are related when they share an affected or third-party
-    callee; every other service goes with the roots it depends on (the latest to move before it)."""
+    callee; every other episode goes with a root its service is connected to by calls, the
+    latest to move before it (a caller hurt by two faults shows in both incidents)."""
     stats = _stats(group)
     sig = [s for s in stats if _significant(s, stats, topology, params)]
     bottoms = [s for s in sig if not any(d in sig for d in topology.descendants(s))]
@@ -211,21 +212,22 @@ def split_roots(group: pd.DataFrame, topology: Topology, params: CorrelationPara
         return [group]
     members = {r: [b for b in bottoms if find(b) == r] for r in roots}
     onset = {r: min(stats[b]["onset"] for b in members[r]) for r in roots}
-    assign = {b: find(b) for b in bottoms}
-    for service in sorted(affected - set(bottoms)):
-        assign[service] = _closest_root(service, members, onset, stats, group, topology)
-    return [group[group["service"].map(assign) == r] for r in roots if (group["service"].map(assign) == r).any()]
+    owner = {b: find(b) for b in bottoms}
+    labels = [owner.get(ep.service) or _closest_root(ep.service, ep.start, members, onset, topology)
+              for ep in group.itertuples()]
+    labels = pd.Series(labels, index=group.index)
+    return [group[labels == r] for r in roots if (labels == r).any()]
 
 
-def _closest_root(service: str, members: dict[str, list[str]], onset: dict[str, pd.Timestamp], stats: dict,
-                  group: pd.DataFrame, topology: Topology) -> str:
-    own = stats[service]["onset"] if service in stats else group.loc[group["service"] == service, "start"].min()
+def _closest_root(service: str, start: pd.Timestamp, members: dict[str, list[str]], onset: dict[str, pd.Timestamp],
+                  topology: Topology) -> str:
+    """The root an episode of a non-root service belongs to: among the roots it is connected to by
+    calls, the latest to move before the episode (else the nearest in time)."""
     linked = [r for r, bs in members.items()
               if any(topology.depends_on(service, b) is not None or topology.depends_on(b, service) is not None for b in bs)]
     pool = linked or list(members)
-    before = [r for r in pool if onset[r] <= own]
-    # the most recent root to move before this service explains it; else the nearest in time
-    return max(before, key=lambda r: (onset[r], r)) if before else min(pool, key=lambda r: (abs(onset[r] - own), r))
+    before = [r for r in pool if onset[r] <= start]
+    return max(before, key=lambda r: (onset[r], r)) if before else min(pool, key=lambda r: (abs(onset[r] - start), r))
 
 
 def rank_root_causes(group: pd.DataFrame, topology: Topology, params: CorrelationParams = CorrelationParams(),
@@ -306,18 +308,14 @@ def _judge(part: pd.DataFrame, topology: Topology, change_windows: pd.DataFrame,
     if not _is_incident(part, params):
         return False
     opening = part[~part["warm"] & (part["expected"] == "")] if "warm" in part else part
-    change = _local_change(part, topology, change_windows, params)
-    if change is not None:
-        return change
-    if _is_incident(opening, params):
-        return None
-    if part["warm"].all():
-        return "warm_up", "every series involved appeared less than the warm-up period ago"
-    reasons = sorted(set(part["expected"]) - {""})
-    job = next((r for r in reasons if r.startswith("job:")), None)
-    if job:
-        return "scheduled_job", f"inside a run of a job on {job[4:]} logged at this time on earlier days"
-    return "recurring", "the same services moved at this time of day on earlier days"
+    if not _is_incident(opening, params):
+        if part["warm"].all():
+            return "warm_up", "every series involved appeared less than the warm-up period ago"
+        job = next((r for r in sorted(set(part["expected"])) if r.startswith("job:")), None)
+        if job:
+            return "scheduled_job", f"inside a run of a job on {job[4:]} logged at this time on earlier days"
+        return "recurring", "the same services moved at this time of day on earlier days"
+    return _local_change(part, topology, change_windows, params)
 
 
 def _local_change(part: pd.DataFrame, topology: Topology, change_windows: pd.DataFrame,
@@ -338,8 +336,7 @@ def _local_change(part: pd.DataFrame, topology: Topology, change_windows: pd.Dat
         if lasting and (ep.signal_class == "errors" or ep.ratio > params.change_max_ratio):
             return None
     change = change_windows.loc[int(part.loc[part["change"] >= 0, "change"].iloc[0])]
-    kind = "job" if change["kind"] == "job" else "change_impact"
-    return (kind, f"{change['kind']} on {change['service']} at {change['start']:%Y-%m-%d %H:%M} ({change['detail']}): "
+    return ("change_impact", f"{change['kind']} on {change['service']} at {change['start']:%Y-%m-%d %H:%M} ({change['detail']}): "
                   "a local shift without errors")
 
 
