@@ -30,7 +30,7 @@ class ExplainParams:
     recurring_window: pd.Timedelta = pd.Timedelta(minutes=45)  # "the same time of day", either side
     job_reach_hops: int = 2  # callers this close to a job's service feel it too
     change_before: pd.Timedelta = pd.Timedelta(minutes=5)  # an episode may start this long before a change ...
-    change_after: pd.Timedelta = pd.Timedelta(minutes=20)  # ... or this long after it ends, and follow it
+    change_after: pd.Timedelta = pd.Timedelta(minutes=30)  # ... or this long after it ends, and follow it
     traffic_rise: float = 1.15  # a service's traffic rose when it is this much above the hour before
     traffic_min_share: float = 0.4  # of the services with traffic series ...
     traffic_min_services: int = 3  # ... and at least this many
@@ -49,12 +49,14 @@ def warm_up(eps: pd.DataFrame, first_seen: dict[str, pd.Timestamp], params: Expl
 
 
 def strong(eps: pd.DataFrame, params: ExplainParams) -> np.ndarray:
-    """Evidence clear enough to trust from a series still warming up: errors rising, or a move
-    by a factor of `warm_strong_ratio` against the hour before (a daily ramp the detector has not
-    learned yet moves far less within an hour)."""
+    """Evidence clear enough to trust from a series still warming up: an error log burst, or a
+    move by a factor of `warm_strong_ratio` against the hour before (a daily ramp the detector has
+    not learned yet moves far less within an hour)."""
     ratio = eps["ratio"].astype(float)
     big = (ratio >= params.warm_strong_ratio) | (ratio <= 1.0 / params.warm_strong_ratio)
-    return ((eps["signal_class"] == "errors") & (eps["direction"] == "up")).to_numpy() | big.to_numpy()
+    # Error log templates: the log detector has its own warm-up; an error metric must move as much as any.
+    error_logs = (eps["signal_class"] == "errors") & eps["signal"].astype(str).str.startswith("logs:")
+    return (error_logs | big).to_numpy()
 
 
 def series_key(service: str, signal: str, host: str) -> str:
@@ -71,6 +73,13 @@ def first_seen_of(values: SeriesValues, log_events: pd.DataFrame | None, known: 
         for svc, t in log_events.groupby("service", observed=True)["timestamp"].min().items():
             out.setdefault(series_key(str(svc), "logs:", ""), pd.Timestamp(t))
     return out
+
+
+def unobserved(topology: Topology, first_seen: dict[str, pd.Timestamp]) -> dict[str, str]:
+    """Topology nodes of kind `service` with no telemetry at all so far: as good as third parties
+    (a topology file without kinds still gets its external providers inferred from their callers)."""
+    observed = {key.split("|", 1)[0] for key in first_seen}
+    return {s: "third_party" for s in topology.services if s not in observed and topology.kind(s) == "service"}
 
 
 def _tod_distance(a: pd.Series | np.ndarray, b: pd.Timestamp) -> np.ndarray:
@@ -158,13 +167,28 @@ def load_following(eps: pd.DataFrame, events: list[dict], topology: Topology, pa
     """Episodes a traffic event explains: inside the event, on a service whose traffic rose or one
     they call (a database feels its callers' demand), and only more load (traffic, log volume, or
     latency / saturation up by less than `load_max_ratio`); errors are never explained by load."""
+    mild = (eps["signal_class"].isin(["traffic", "log_volume"]) | (
+        eps["signal_class"].isin(["latency", "saturation", "other"]) & ~(eps["ratio"] > params.load_max_ratio))).to_numpy()
     out = np.zeros(len(eps), dtype=bool)
     for e in events:
         reached = set(e["services"]).union(*(topology.descendants(s) for s in e["services"]))
         inside = (eps["start"] >= e["start"]) & (eps["start"] <= e["end"]) & eps["service"].isin(reached)
-        mild = eps["signal_class"].isin(["traffic", "log_volume"]) | (
-            eps["signal_class"].isin(["latency", "saturation"]) & ~(eps["ratio"] > params.load_max_ratio))
-        out |= (inside & mild).to_numpy()
+        out |= inside.to_numpy() & mild
+    return out
+
+
+def own_load(eps: pd.DataFrame, params: ExplainParams) -> np.ndarray:
+    """Latency or saturation rising modestly while the same service's traffic is flagged rising
+    too (an evening peak the detector has not seen on this weekday yet): more load, not a fault,
+    even when too few services rose for a traffic event."""
+    ups = eps[(eps["signal_class"] == "traffic") & (eps["direction"] == "up")]
+    modest = (eps["signal_class"].isin(["latency", "saturation", "other"]) & (eps["ratio"] < params.load_max_ratio)).to_numpy()
+    out = np.zeros(len(eps), dtype=bool)
+    margin = pd.Timedelta(minutes=15)
+    for i, ep in enumerate(eps.itertuples()):
+        if modest[i]:
+            mine = ups[ups["service"] == ep.service]
+            out[i] = bool(((mine["start"] <= ep.end + margin) & (mine["end"] >= ep.start - margin)).any())
     return out
 
 

@@ -90,8 +90,10 @@ def correlate_all(events: pd.DataFrame, topology: Topology, rules: list[dict], m
     eps = describe(eps, values)
     change_windows = windows(changes, patterns or ChangePatterns(())) if changes is not None and len(changes) else _no_windows()
     eps = _explain(eps, events, values, change_windows, context, topology, params)
+    if values.keys():  # with telemetry to look at, a node that never reported is a third party
+        topology = topology.with_kinds(explain.unobserved(topology, eps.attrs["first_seen"]))
     traffic = explain.traffic_events(eps, values, params.explain)
-    eps["load"] = explain.load_following(eps, traffic, topology, params.explain)
+    eps["load"] = explain.load_following(eps, traffic, topology, params.explain) | explain.own_load(eps, params.explain)
     candidates = eps[eps["harmful"] & ~eps["load"]]
     named = explain.mentions(logs, [s for s in topology.services if topology.is_dark(s)])
     incidents, annotations = [], [_traffic_annotation(e, eps) for e in traffic]

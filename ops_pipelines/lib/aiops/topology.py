@@ -118,6 +118,11 @@ class Topology:
         frozen = {k: frozenset(v) for k, v in neighbours.items()}
         return {start: {**_bfs(start, frozen), start: 0} for start in neighbours}
 
+    def with_kinds(self, kinds: dict[str, str]) -> Topology:
+        """The same graph with some nodes' kinds set (e.g. nodes without telemetry as third parties)."""
+        merged = {**dict(self.kind_pairs), **kinds}
+        return Topology(self.edges, tuple(sorted(merged.items())), self.listed)
+
     def to_dict(self) -> dict:
         """The file form (`services`, `calls`, `kinds`)."""
         return {"services": list(self.services), "calls": [list(e) for e in self.edges], "kinds": dict(self.kind_pairs)}

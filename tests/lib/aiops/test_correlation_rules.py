@@ -224,3 +224,24 @@ def test_the_context_survives_a_save_and_load_byte_for_byte(tmp_path):
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
     assert again.first_seen == found.first_seen and len(again.jobs) == 2 and len(again.episodes) == len(found.episodes)
     assert context.incidents["start"].dt.day.tolist() == [2]
+
+
+def test_latency_rising_with_the_services_own_traffic_is_load_not_a_fault():
+    # an evening peak the detector has not seen on this weekday: too few services for a traffic event
+    p = Platform(["gw", "api", "db"])
+    p.effect("api", "request_rate", "2026-03-02 21:00", 60, mult=1.3, flagged=20)
+    p.effect("api", "latency_p95_ms", "2026-03-02 21:05", 50, mult=1.25, flagged=15)
+    p.effect("gw", "request_rate", "2026-03-02 21:00", 60, mult=1.3, flagged=20)
+    p.effect("gw", "cpu_utilization", "2026-03-02 21:04", 50, mult=1.3, flagged=15)
+    assert run(p, CHAIN).incidents.empty
+    p.effect("api", "latency_p95_ms", "2026-03-02 21:30", 30, mult=3.0)  # far more than load explains ...
+    p.effect("api", "error_rate", "2026-03-02 21:31", 29, add=0.05)  # ... and errors never are load
+    assert run(p, CHAIN).incidents["root_cause"].tolist() == ["api"]
+
+
+def test_a_node_that_never_reported_is_inferred_like_a_third_party():
+    t = topo([["gw", "a"], ["gw", "b"], ["a", "maps"], ["b", "maps"]])  # no kinds in this topology file
+    p = Platform(["gw", "a", "b"])
+    p.effect("a", "error_rate", "2026-03-02 10:00", 30, add=0.1).effect("b", "error_rate", "2026-03-02 10:01", 30, add=0.1)
+    found = run(p, t).incidents
+    assert found["root_cause"].tolist() == ["maps"]
