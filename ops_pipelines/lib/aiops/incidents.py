@@ -89,7 +89,7 @@ def correlate_all(events: pd.DataFrame, topology: Topology, rules: list[dict], m
         eps = eps[~patterns.matches(eps["text"])].reset_index(drop=True)  # change notices are not symptoms
     eps = describe(eps, values)
     change_windows = windows(changes, patterns or ChangePatterns(())) if changes is not None and len(changes) else _no_windows()
-    eps = _explain(eps, events, values, change_windows, context, topology, params)
+    eps = _explain(eps, events if logs is None else logs, values, change_windows, context, topology, params)
     if values.keys():  # with telemetry to look at, a node that never reported is a third party
         topology = topology.with_kinds(explain.unobserved(topology, eps.attrs["first_seen"]))
     traffic = explain.traffic_events(eps, values, params.explain)
@@ -121,11 +121,14 @@ def _no_windows() -> pd.DataFrame:
                          for c in ("service", "kind", "detail", "source", "start", "end")})
 
 
-def _explain(eps: pd.DataFrame, events: pd.DataFrame, values: SeriesValues, change_windows: pd.DataFrame,
+def _explain(eps: pd.DataFrame, lines: pd.DataFrame, values: SeriesValues, change_windows: pd.DataFrame,
              context: IncidentContext, topology: Topology, params: CorrelationParams) -> pd.DataFrame:
+    """Add warm, expected and change to the episodes. `lines`: raw log lines (or, without them,
+    the log events) date each service's first log."""
     p = params.explain
-    logs = events[events["signal"].astype(str).str.startswith("logs:")] if len(events) else None
-    first_seen = explain.first_seen_of(values, logs, context.first_seen)
+    if len(lines) and "signal" in lines:
+        lines = lines[lines["signal"].astype(str).str.startswith("logs:")]
+    first_seen = explain.first_seen_of(values, lines if len(lines) else None, context.first_seen)
     # Warm-up lowers confidence: a series' first days count only with evidence a ramp cannot fake.
     eps["warm"] = explain.warm_up(eps, first_seen, p) & ~explain.strong(eps, p)
     history = pd.concat([context.episodes, eps[["service", "signal_class", "start"]]], ignore_index=True)
@@ -167,12 +170,13 @@ def _judge(part: pd.DataFrame, change_windows: pd.DataFrame, params: Correlation
         return False
     opening = part[~part["warm"] & (part["expected"] == "")] if "warm" in part else part
     if not _is_incident(opening, params):
-        if part["warm"].all():
-            return "warm_up", "every series involved appeared less than the warm-up period ago"
-        job = next((r for r in sorted(set(part["expected"])) if r.startswith("job:")), None)
+        expected = sorted(set(part["expected"]) - {""})
+        job = next((r for r in expected if r.startswith("job:")), None)
         if job:
             return "scheduled_job", f"inside a run of a job on {job[4:]} logged at this time on earlier days"
-        return "recurring", "the same services moved at this time of day on earlier days"
+        if expected:
+            return "recurring", "the same services moved at this time of day on earlier days"
+        return "warm_up", "too little evidence from series that appeared less than the warm-up period ago"
     return _local_change(part, change_windows, params)
 
 

@@ -153,10 +153,11 @@ def _classes(group: pd.DataFrame, service: str) -> set[str]:
 
 def _changes_before(service: str, onset: pd.Timestamp, change_windows: pd.DataFrame | None,
                     params: CorrelationParams) -> list[dict]:
-    """Changes on the service that ended up to two hours before its first harmful move."""
+    """Changes on the service that its first harmful move followed (the same window as a change's
+    impact: from just before the change to `change_after` past its end)."""
     if change_windows is None or change_windows.empty:
         return []
-    hit = change_windows[(change_windows["service"] == service) & (change_windows["end"] >= onset - pd.Timedelta(hours=2))
-                         & (change_windows["start"] <= onset + params.explain.change_before)]
+    hit = change_windows[(change_windows["service"] == service) & (change_windows["end"] + params.explain.change_after >= onset)
+                         & (change_windows["start"] - params.explain.change_before <= onset)]
     return [{"kind": str(c.kind), "detail": str(c.detail), "start": c.start.isoformat(), "end": c.end.isoformat(),
              "source": str(c.source)} for c in hit.itertuples()][-3:]

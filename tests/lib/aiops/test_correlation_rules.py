@@ -64,6 +64,7 @@ def test_a_third_party_both_callers_share_is_one_incident_rooted_at_it():
     p.effect("a", "error_rate", "2026-03-02 10:00", 30, add=0.1).effect("b", "error_rate", "2026-03-02 10:01", 30, add=0.1)
     found = run(p, t).incidents
     assert len(found) == 1 and found.iloc[0]["root_cause"] == "psp" and "psp" in found.iloc[0]["affected_services"]
+    assert found.iloc[0]["runbook"] == "third_party_outage"
 
 
 def test_a_third_party_is_ranked_root_when_its_callers_errors_name_it():
@@ -135,9 +136,10 @@ def test_a_small_local_shift_after_a_deploy_is_its_impact_not_an_incident():
 def test_a_bad_deploy_is_an_incident_whose_evidence_names_the_deploy():
     p = Platform(["gw", "api", "db"])
     p.effect("api", "error_rate", "2026-03-02 10:05", 40, add=0.06).effect("gw", "error_rate", "2026-03-02 10:07", 38, add=0.02)
-    incident = run(p, CHAIN, logs=log_lines(*DEPLOY)).incidents.iloc[0]
+    earlier = ("2026-03-02 09:15", "api", "configuration changed: cache ttl_seconds 60 -> 30")  # too early to be the cause
+    incident = run(p, CHAIN, logs=log_lines(earlier, *DEPLOY)).incidents.iloc[0]
     root = json.loads(incident["root_cause_candidates"])[0]
-    assert root["service"] == "api" and "2.4.0" in root["changes"][0]["detail"]
+    assert root["service"] == "api" and [c["detail"] for c in root["changes"]] == ["deploy finished: version 2.4.0 is live"]
     assert incident["suggested_action"].startswith("Roll back the deploy of api at 10:00")
 
 
