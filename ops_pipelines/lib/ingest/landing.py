@@ -14,7 +14,7 @@ from ops_pipelines.lib.ingest import kinds
 from ops_pipelines.lib.ingest.pipeline import ingest_files
 from ops_pipelines.lib.ingest.validate import IngestResult, Window
 
-KINDS = ("metrics", "logs", "llm_traces", "model_events")
+KINDS = ("metrics", "logs", "llm_traces", "model_events", "changes")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ def ingest_partition(
         "logs": (functools.partial(kinds.read_logs_file, options=options), kinds.LOGS),
         "llm_traces": (kinds.read_llm_traces_file, kinds.LLM_TRACES),
         "model_events": (kinds.read_model_events_file, kinds.MODEL_EVENTS),
+        "changes": (kinds.read_changes_file, kinds.CHANGES),
     }
     read, schema = readers[kind]
     return ingest_files(
