@@ -50,9 +50,9 @@ def run_day(landing, tmp_path):
     """Materialize the ingestion job for one day against a temp landing zone and storage."""
     storage = tmp_path / "storage"
 
-    def run(day: str, instance=None, **zone):
+    def run(day: str, instance=None, assets=None, **zone):
         resources = {"landing_zone": LandingZone(root=str(landing.root), **zone), "io_manager": ParquetIOManager(base_dir=str(storage))}
-        assets = [telemetry_metrics, service_logs, llm_traces, model_events]
+        assets = assets or [telemetry_metrics, service_logs, llm_traces, model_events]
         return dg.materialize(assets, partition_key=day, resources=resources, instance=instance, raise_on_error=False), storage
 
     return run

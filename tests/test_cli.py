@@ -20,7 +20,7 @@ def test_simulate_writes_a_landing_zone_and_separate_ground_truth(tmp_path):
     out = run(["simulate", "--days", "1", "--start", "2026-03-02", "--seed", "3", "--out", str(tmp_path / "lz")], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     kinds = sorted(p.name for p in (tmp_path / "lz").iterdir())
-    assert kinds == ["ground_truth", "llm_traces", "logs", "metrics", "model_events"]
+    assert kinds == ["changes", "ground_truth", "llm_traces", "logs", "metrics", "model_events"]
     assert (tmp_path / "lz" / "metrics" / "2026-03-02" / "metrics.csv").stat().st_size > 0
 
 

@@ -1,4 +1,4 @@
-"""One factory for the four ingestion assets, so every kind gets the same contract.
+"""One factory for the ingestion assets, so every kind gets the same contract.
 
 Each ingestion asset is a multi-asset with two outputs, the clean rows and `<name>_quarantine`,
 and three checks: every row read is accounted for (blocking), the quarantined share stays under
@@ -17,6 +17,7 @@ INGESTION_ASSETS = {
     "logs": "service_logs",
     "llm_traces": "llm_traces",
     "model_events": "model_events",
+    "changes": "change_events",
 }
 
 

@@ -27,7 +27,8 @@ def read_partitions(base_dir: str | Path, asset: str, partitions: list[str]):
     import pandas as pd
 
     frames = [pd.read_parquet(p) for p in (partition_path(base_dir, asset, k) for k in partitions) if p.exists()]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    full = [f for f in frames if len(f)]  # empty partitions add no rows, only dtype warnings
+    return pd.concat(full, ignore_index=True) if full else frames[0] if frames else pd.DataFrame()
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):

@@ -14,7 +14,9 @@ def upstream():
     return {"incidents": inputs.incidents, "alert_noise_report": pd.DataFrame([inputs.noise]),
                 "anomaly_rollups": inputs.anomaly_rollups, "llm_quality_daily": inputs.llm_quality,
                 "prompt_version_comparison": inputs.prompt_comparison, "prompt_promotion": inputs.prompt_promotion,
-                "drift_report": pd.DataFrame()}
+                "drift_report": pd.DataFrame(), "anomaly_annotations": pd.DataFrame([{
+                    "start": pd.Timestamp(f"{DAY}T18:55Z"), "end": pd.Timestamp(f"{DAY}T19:40Z"), "kind": "traffic_event",
+                    "services": ["frontend", "cart"], "reason": "traffic rose on 2 services at once, without errors"}])}
 
 
 def mlops(tmp_path) -> MLOpsConfig:
@@ -30,6 +32,7 @@ def test_the_asset_writes_both_files_and_reports_the_markdown_and_headline(tmp_p
     assert meta["html_path"].value == str(html_path) and html_path.read_text().count("<img ") == 4
     assert meta["report"].value == md_path.read_text()
     assert "Roll back the cart deploy" in meta["report"].value
+    assert "18:55 traffic event on frontend, cart: traffic rose" in meta["report"].value
     assert meta["incidents"] == 2 and meta["anomalous_points"] == 181 and meta["prompt_promotions"] == 1
 
 

@@ -11,8 +11,9 @@ from ops_pipelines.defs.aiops.incidents import (
     alert_noise_report,
     anomaly_rollups,
     incidents,
+    platform_changes,
 )
-from ops_pipelines.defs.aiops.ingestion import service_logs, telemetry_metrics
+from ops_pipelines.defs.aiops.ingestion import change_events, service_logs, telemetry_metrics
 from ops_pipelines.defs.aiops.logs import log_anomalies, log_templates
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.aiops_config import AIOpsConfig
@@ -40,12 +41,16 @@ def write_world(landing):
                                         "metric": "latency_p95_ms", "value": values, "host": ""}))
         assert fault.any() or day == DAYS[0]
         landing.write("metrics", "m.csv", pd.concat(frames).to_csv(index=False), day=day)
+    landing.write("changes", "cd.jsonl", '{"timestamp": "2026-03-04T09:00:00Z", "service": "api", "kind": "Deployment", '
+                                         '"detail": "version 1.2.3"}\n', day=DAYS[2])
+    landing.write("logs", "l.jsonl", '{"timestamp": "2026-03-04T09:30:00Z", "service": "db", "host": "db-1", "level": "INFO", '
+                                     '"message": "configuration changed: max_connections 100 -> 200"}\n', day=DAYS[2])
 
 
 def test_incident_across_midnight_is_reported_by_both_days_with_one_id(landing, tmp_path):
     write_world(landing)
     topology = tmp_path / "topology.json"
-    topology.write_text(json.dumps({"edges": [["api", "db"]]}))
+    topology.write_text(json.dumps({"services": ["api", "db"], "calls": [["api", "db"]], "kinds": {"db": "database"}}))
     resources = {
         "landing_zone": LandingZone(root=str(landing.root)),
         "io_manager": ParquetIOManager(base_dir=str(tmp_path / "storage")),
@@ -54,8 +59,8 @@ def test_incident_across_midnight_is_reported_by_both_days_with_one_id(landing, 
         "llm_judge": LLMJudge(),
         "aiops_config": AIOpsConfig(topology_path=str(topology)),
     }
-    assets = [telemetry_metrics, metric_anomalies, anomaly_rollups, incidents, alert_noise_report,
-              service_logs, log_templates, log_anomalies, *LLM_KPI_CHAIN]  # no logs or traces: empty partitions
+    assets = [telemetry_metrics, metric_anomalies, anomaly_rollups, incidents, alert_noise_report, change_events,
+              platform_changes, service_logs, log_templates, log_anomalies, *LLM_KPI_CHAIN]  # no traces: empty partitions
     results = [dg.materialize(assets, partition_key=day, resources=resources) for day in DAYS]
     assert all(r.success for r in results)
     found = {d: pd.read_parquet(tmp_path / "storage" / "incidents" / f"{d}.parquet") for d in DAYS}
@@ -67,5 +72,9 @@ def test_incident_across_midnight_is_reported_by_both_days_with_one_id(landing, 
     meta = results[2].asset_materializations_for_node("alert_noise_report")[0].metadata
     assert meta["incidents"].value == 1 and meta["anomalous_points"].value > meta["alerts"].value >= 1
     assert 0 < meta["compression"].value < 1
-    table = results[1].asset_materializations_for_node("incidents")[0].metadata["incidents_table"].value
+    table = results[1].asset_materializations_for_node("correlate_incidents")[0].metadata["incidents_table"].value
     assert "**db**" in table and "api" in table
+    changes = pd.read_parquet(tmp_path / "storage" / "platform_changes" / f"{DAYS[2]}.parquet")
+    assert sorted(zip(changes["service"], changes["kind"], changes["source"])) == [("api", "deploy", "changes"), ("db", "config", "logs")]
+    assert (tmp_path / "storage" / "anomaly_annotations" / f"{DAYS[2]}.parquet").exists()
+    assert sorted(p.name for p in (tmp_path / "state" / "incidents").iterdir()) == [f"{d}.zip" for d in DAYS]

@@ -6,8 +6,15 @@ import os
 import dagster as dg
 import pandas as pd
 
+from ops_pipelines.defs.aiops.ingestion import change_events, service_logs, telemetry_metrics
+from ops_pipelines.defs.llmops.ingestion import llm_traces
+from ops_pipelines.defs.mlops.ingestion import model_events
+from ops_pipelines.factories.ingestion import INGESTION_ASSETS
 from tests.conftest import DAY
 from tests.lib.ingest.test_kinds import KINDS, as_csv, as_jsonl
+
+ASSETS = {"metrics": telemetry_metrics, "logs": service_logs, "llm_traces": llm_traces, "model_events": model_events,
+          "changes": change_events}
 
 HEADER = "timestamp,service,metric,value,host\n"
 
@@ -146,10 +153,11 @@ def test_every_ingestion_asset_on_malformed_empty_duplicated_unordered_wrong_zon
         landing.write(kind, name, text)
         landing.write(kind, "empty" + name[1:], "")
         expected[kind] = {"naive_timestamp", "unparseable_row", "unreadable_file"} | ({"non_finite", "out_of_range"} if numeric else set())
-    result, storage = run_day(DAY, max_quarantine_share=0.9)
+    result, storage = run_day(DAY, assets=[*ASSETS.values()], max_quarantine_share=0.9)
     checks = _checks(result)
     mats = {e.asset_key.to_user_string(): e.materialization.metadata for e in result.get_asset_materialization_events()}
-    for kind, asset in {"metrics": "telemetry_metrics", "logs": "service_logs", "llm_traces": "llm_traces", "model_events": "model_events"}.items():
+    assert set(KINDS) == set(INGESTION_ASSETS)  # every ingestion asset is covered
+    for kind, asset in INGESTION_ASSETS.items():
         rows = pd.read_parquet(storage / asset / f"{DAY}.parquet")
         quarantine = pd.read_parquet(storage / f"{asset}_quarantine" / f"{DAY}.parquet")
         assert set(quarantine["reason"]) == expected[kind], asset

@@ -1,12 +1,17 @@
-"""From anomalous points to a few incidents: rollups, correlation with root cause, and the noise funnel."""
+"""From anomalous points to a few incidents: rollups, change events, correlation with root cause and
+annotations, and the noise funnel."""
 
 import dagster as dg
 
 from ops_pipelines.defs.partitions import daily_partitions
 from ops_pipelines.resources.aiops_config import AIOpsConfig
+from ops_pipelines.resources.state_store import StateStore
+
+CONTEXT = "incidents"  # state-store folder of the context correlation carries from day to day
 
 # Yesterday's anomalies too: an incident that runs across midnight stays one incident.
 TWO_DAYS = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
+PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas", "parquet"})
@@ -24,31 +29,79 @@ def anomaly_rollups(metric_anomalies):
     })
 
 
-@dg.asset(
+@dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas", "parquet"})
+def platform_changes(change_events, service_logs, aiops_config: AIOpsConfig):
+    """Every change of the day: deploys, config changes and job runs from the `changes` landing kind
+    and from service log lines that match the change patterns (assets/aiops/change_patterns.json).
+    Incidents use them to tell a change's impact from a fault."""
+    from ops_pipelines.lib.aiops.daily import day_changes
+
+    found = day_changes(change_events, service_logs, aiops_config.change_patterns())
+    counts = found.groupby(["kind", "source"]).size() if len(found) else {}
+    return dg.Output(found, metadata={
+        "dagster/row_count": len(found),
+        **{f"{kind}/{source}": int(n) for (kind, source), n in dict(counts).items()},
+    })
+
+
+@dg.multi_asset(
+    name="correlate_incidents",
+    outs={
+        "incidents": dg.AssetOut(
+            group_name="aiops", owners=["team:aiops"], kinds={"pandas", "parquet"},
+            description="Incidents of the day: correlated anomalies across metrics, log bursts and services with start, "
+            "end, severity, affected services, ranked root-cause candidates with evidence (including the change that "
+            "preceded a bad deploy) and a suggested action."),
+        "anomaly_annotations": dg.AssetOut(
+            group_name="aiops", owners=["team:aiops"], kinds={"pandas", "parquet"},
+            description="Movement that is not an incident, and why: a change's local impact, a scheduled job, a pattern "
+            "that recurs at this time of day, a series still warming up, or a traffic event (traffic rising on most "
+            "services at once without errors)."),
+    },
     partitions_def=daily_partitions,
-    group_name="aiops", owners=["team:aiops"],
-    kinds={"pandas", "parquet"},
     ins={
         "metric_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS),
         "log_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS),
+        "service_logs": dg.AssetIn(partition_mapping=TWO_DAYS),
+        "platform_changes": dg.AssetIn(partition_mapping=TWO_DAYS),
+        # Not read: it makes Dagster run the days in order, as the carried context needs.
+        "previous_incidents": dg.AssetIn("incidents", partition_mapping=PREVIOUS_DAY),
     },
 )
-def incidents(context: dg.AssetExecutionContext, metric_anomalies, log_anomalies, aiops_config: AIOpsConfig):
-    """Incidents of the day: correlated anomalies across metrics, log bursts and services with start,
-    end, severity, affected services, ranked root-cause candidates with evidence and a suggested action."""
-    import pandas as pd
+def incidents(context: dg.AssetExecutionContext, metric_anomalies, log_anomalies, service_logs, platform_changes,
+              previous_incidents, aiops_config: AIOpsConfig, state_store: StateStore):
+    """Correlate the anomalies of yesterday and today, continuing from the context (first-seen times,
+    last week's episodes and job runs) the previous day left in the state store."""
+    from ops_pipelines.lib.aiops.context import IncidentContext
+    from ops_pipelines.lib.aiops.daily import correlate_day
 
-    from ops_pipelines.lib.aiops.incidents import all_events, build_incidents
-
-    day_start = pd.Timestamp(context.partition_key, tz="UTC")
-    found = build_incidents(all_events(metric_anomalies, log_anomalies), aiops_config.topology(), aiops_config.runbooks())
-    found = found[found["end"] >= day_start].reset_index(drop=True)  # those that ended yesterday were reported then
-    return dg.Output(found, metadata={
-        "dagster/row_count": len(found),
-        "incidents": len(found),
-        "critical": int((found["severity"] == "critical").sum()),
-        "incidents_table": dg.MetadataValue.md(incident_table(found)),
+    day = context.partition_key
+    previous = state_store.previous(context, CONTEXT)
+    found, following = correlate_day(
+        day, metric_anomalies, log_anomalies, service_logs, _changes(platform_changes), aiops_config.topology(),
+        aiops_config.runbooks(), aiops_config.change_patterns(),
+        IncidentContext.load(previous) if previous is not None else None)
+    following.save(state_store.path(CONTEXT, day))
+    notes = found.annotations
+    yield dg.Output(found.incidents, output_name="incidents", metadata={
+        "dagster/row_count": len(found.incidents),
+        "incidents": len(found.incidents),
+        "critical": int((found.incidents["severity"] == "critical").sum()),
+        "incidents_table": dg.MetadataValue.md(incident_table(found.incidents)),
+        "context_from": previous.stem if previous is not None else "cold start",
     })
+    yield dg.Output(notes, output_name="anomaly_annotations", metadata={
+        "dagster/row_count": len(notes),
+        **{f"kind/{k}": int(n) for k, n in notes["kind"].value_counts().sort_index().items()},
+        "annotations_table": dg.MetadataValue.md(annotation_table(notes)),
+    })
+
+
+def _changes(frame):
+    """The stored changes of two days (an empty frame when none were stored)."""
+    from ops_pipelines.lib.aiops.changes import CHANGE_COLUMNS, combine
+
+    return combine(frame) if frame is not None and len(frame) and set(CHANGE_COLUMNS) <= set(frame.columns) else combine()
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas"})
@@ -74,4 +127,13 @@ def incident_table(found) -> str:
             f"| {row.start:%Y-%m-%d %H:%M} | {row.end:%H:%M} | {row.severity} | **{row.root_cause}** | "
             f"{', '.join(row.affected_services)} | {row.suggested_action} |"
         )
+    return "\n".join(lines)
+
+
+def annotation_table(notes) -> str:
+    if notes.empty:
+        return "Nothing annotated."
+    lines = ["| start (UTC) | end | kind | services | why |", "|---|---|---|---|---|"]
+    for row in notes.itertuples():
+        lines.append(f"| {row.start:%Y-%m-%d %H:%M} | {row.end:%H:%M} | {row.kind} | {', '.join(row.services)} | {row.reason} |")
     return "\n".join(lines)

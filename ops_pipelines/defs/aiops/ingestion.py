@@ -1,4 +1,4 @@
-"""AIOps inputs: service metrics and logs from the landing zone."""
+"""AIOps inputs: service metrics, logs and change events from the landing zone."""
 
 from ops_pipelines.factories.ingestion import ingestion_asset
 
@@ -12,4 +12,10 @@ service_logs = ingestion_asset(
     "logs",
     group="aiops",
     description="Service log lines (UTC timestamp, service, host, level, message) from JSON lines or plain-text logs.",
+)
+change_events = ingestion_asset(
+    "changes",
+    group="aiops",
+    description="Changes made to the platform (UTC timestamp, service, kind: deploy, config, job, ...; detail) as "
+    "exported by CD, config-management or scheduler tools, from JSON lines or CSV.",
 )

@@ -13,7 +13,7 @@ class HealthReportConfig(dg.Config):
 
 
 def health_inputs(day: str, incidents, alert_noise_report, anomaly_rollups, llm_quality_daily, prompt_version_comparison,
-                  prompt_promotion, mlops_sections: list[dict] | None = None):
+                  prompt_promotion, mlops_sections: list[dict] | None = None, annotations=None):
     """The report's inputs from the asset tables. `mlops_sections` is where MLOps plugs in: one dict
     per monitored model with the keys in `health_report.MLOPS_KEYS`; None renders "no MLOps data"."""
     from ops_pipelines.lib.platform.health_report import HealthInputs
@@ -21,13 +21,13 @@ def health_inputs(day: str, incidents, alert_noise_report, anomaly_rollups, llm_
     noise = alert_noise_report.iloc[-1].to_dict() if len(alert_noise_report) else {}
     return HealthInputs(day=day, incidents=incidents, noise=noise, llm_quality=llm_quality_daily,
                         prompt_comparison=prompt_version_comparison, prompt_promotion=prompt_promotion,
-                        anomaly_rollups=anomaly_rollups, mlops=mlops_sections)
+                        anomaly_rollups=anomaly_rollups, mlops=mlops_sections, annotations=annotations)
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="platform", owners=["team:platform"], kinds={"html"})
 def ops_health_report(context: dg.AssetExecutionContext, config: HealthReportConfig, incidents, alert_noise_report,
                       anomaly_rollups, llm_quality_daily, prompt_version_comparison, prompt_promotion, drift_report,
-                      mlops_config: MLOpsConfig):
+                      anomaly_annotations, mlops_config: MLOpsConfig):
     """The day on one page: incidents with root cause and suggested action, alert-noise compression,
     model drift and retraining, LLM quality and cost, prompt promotions. Open the HTML file (plots,
     works offline) from the path below, or run `ops-pipelines status`."""
@@ -42,7 +42,8 @@ def ops_health_report(context: dg.AssetExecutionContext, config: HealthReportCon
     evaluations = mlops_config.read_training_outputs("model_evaluation", until=context.partition_key)
     inputs = health_inputs(context.partition_key, incidents, alert_noise_report, anomaly_rollups, llm_quality_daily,
                            prompt_version_comparison, prompt_promotion,
-                           mlops_sections=health_sections(drift_report, evaluations) if len(drift_report) else None)
+                           mlops_sections=health_sections(drift_report, evaluations) if len(drift_report) else None,
+                           annotations=anomaly_annotations)
     reports_dir = Path(config.reports_dir) if config.reports_dir else settings.data_home() / "reports"
     md_path, html_path, markdown = write_report(reports_dir, inputs)
     return dg.MaterializeResult(metadata={

@@ -12,7 +12,7 @@ ingestion_job = dg.define_asset_job(
     "landing_ingestion_job",
     selection=dg.AssetSelection.assets(*INGESTION_ASSETS.values()).required_multi_asset_neighbors(),
     partitions_def=daily_partitions,
-    description="Ingest the landing zone for one day: metrics, logs, LLM traces and model events.",
+    description="Ingest the landing zone for one day: metrics, logs, LLM traces, model events and change events.",
 )
 
 

@@ -62,3 +62,47 @@ def score_incidents(detected: pd.DataFrame, truth: list[dict], anomalous_points:
         top1 += min(ranks) == 1
         top3 += min(ranks) <= 3
     return IncidentScore(len(truth), len(detected), matched_true, len(matched_ids), top1, top3, anomalous_points)
+
+
+FALSE_CAUSES = ("warm_up", "surge", "job", "deploy", "config", "near_incident", "other")
+
+
+def false_incident_causes(detected: pd.DataFrame, truth: list[dict], world: dict,
+                          warm_up: pd.Timedelta = pd.Timedelta(days=2)) -> list[str]:
+    """For each detection that matches no true incident, the simulated phenomenon that best explains it
+    (ground truth `world.json`: start, new_services, surges, jobs, changes), in the order of FALSE_CAUSES.
+
+    For the benchmark's table only: the incident logic never sees any of this.
+    """
+    detected = detected.drop_duplicates("incident_id", keep="last")
+    matched = set()
+    for t in truth:
+        start, end, root = pd.Timestamp(t["start"]), pd.Timestamp(t["end"]), t["root_cause_service"]
+        hits = detected[(detected["start"] <= end) & (detected["end"] >= start)
+                        & detected["affected_services"].map(lambda services: root in list(services))]
+        matched |= set(hits["incident_id"])
+    first = pd.Timestamp(world["start"], tz="UTC")
+    new = [(s["service"], pd.Timestamp(s["since"])) for s in world.get("new_services", [])]
+    pad = pd.Timedelta(minutes=30)
+    causes = []
+    for row in detected[~detected["incident_id"].isin(matched)].itertuples():
+        services = set(row.affected_services)
+        s, e = row.start, row.end
+
+        def overlaps(a, b, margin=pad):
+            return s <= pd.Timestamp(b) + margin and e >= pd.Timestamp(a) - margin
+
+        if s < first + warm_up or any(svc in services and since <= s < since + warm_up for svc, since in new):
+            causes.append("warm_up")
+        elif any(overlaps(x["start"], x["end"]) for x in world.get("surges", [])):
+            causes.append("surge")
+        elif any(overlaps(j["start"], j["end"]) and services & set(j["services"]) for j in world.get("jobs", [])):
+            causes.append("job")
+        elif changed := [c for c in world.get("changes", []) if c["service"] in services
+                         and pd.Timestamp(c["started"]) - pad <= s <= pd.Timestamp(c["time"]) + pd.Timedelta(hours=2)]:
+            causes.append(changed[0]["kind"] if changed[0]["kind"] in FALSE_CAUSES else "deploy")
+        elif any(overlaps(t["start"], t["end"], pd.Timedelta(hours=1)) for t in truth):
+            causes.append("near_incident")
+        else:
+            causes.append("other")
+    return causes

@@ -61,6 +61,19 @@ MODEL_EVENTS = Schema(
     sort=("timestamp", "event_id"),
     keep_extra=True,
 )
+CHANGES = Schema(
+    key=("timestamp", "service", "kind", "detail"),
+    required_text=("service", "kind"),
+    optional_text=("detail",),
+    categorical=("service", "kind"),
+    sort=("timestamp", "service", "kind"),
+)
+# What CD, config and scheduler exports call their change kinds -> ours.
+CHANGE_KIND_ALIASES = {
+    "deployment": "deploy", "release": "deploy", "rollout": "deploy", "rollback": "deploy",
+    "config_change": "config", "configuration": "config", "config-change": "config", "feature_flag": "config", "flag": "config",
+    "cron": "job", "batch": "job", "scheduled_job": "job", "backup": "job",
+}
 
 
 
@@ -150,6 +163,32 @@ def read_llm_traces_file(path: Path, options: FormatOptions = FormatOptions()) -
     rows, bad = read_jsonl(path, [*LLM_TRACES.columns, "context"], options.max_line_bytes)
     rows["contexts"] = rows["contexts"].where(rows["contexts"].notna(), rows["context"])
     return rows.drop(columns=["context"]), bad
+
+
+def read_changes_file(path: Path, options: FormatOptions = FormatOptions()) -> Rows:
+    """Change events (`timestamp` or `time`, service, kind, detail) from JSON Lines or CSV.
+
+    Kinds are lower-cased and common names mapped to ours (`deployment` -> `deploy`,
+    `config_change` -> `config`, `cron` -> `job`); other kinds are kept as they are.
+    """
+    name = path.name.removesuffix(".gz")
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        rows, bad = read_jsonl(path, ["timestamp", "time", "service", "kind", "detail"], options.max_line_bytes)
+    elif base_suffix(path) == ".csv":
+        rows, bad = read_csv(path, dictionary_columns=("service", "kind"), max_line_bytes=options.max_line_bytes)
+        missing = {"service", "kind"} - set(rows.columns) | ({"timestamp"} if not {"timestamp", "time"} & set(rows.columns) else set())
+        if missing:
+            raise UnreadableFileError(path, f"missing required columns {sorted(missing)} (timestamp may be called time); "
+                                            f"found {sorted(c for c in rows.columns if c != '_line')}")
+        for col in ("timestamp", "time", "detail"):
+            if col not in rows.columns:
+                rows[col] = None
+    else:
+        raise UnreadableFileError(path, "unsupported changes format (use .jsonl or .csv)")
+    rows["timestamp"] = rows["timestamp"].where(rows["timestamp"].notna(), rows["time"])
+    kind = rows["kind"].astype(object).map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+    rows["kind"] = kind.map(lambda v: CHANGE_KIND_ALIASES.get(v, v) if isinstance(v, str) else v)
+    return rows.drop(columns=["time"]), bad
 
 
 def read_model_events_file(path: Path, options: FormatOptions = FormatOptions()) -> Rows:

@@ -16,7 +16,7 @@ from ops_pipelines.lib.ingest.pipeline import ingest_files
 from ops_pipelines.lib.ingest.validate import IngestResult, Window
 from ops_pipelines.lib.ingest.walk import Entry, list_files
 
-KINDS = ("metrics", "logs", "llm_traces", "model_events")
+KINDS = ("metrics", "logs", "llm_traces", "model_events", "changes")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def ingest_partition(
         "logs": (functools.partial(kinds.read_logs_file, options=options), kinds.LOGS),
         "llm_traces": (functools.partial(kinds.read_llm_traces_file, options=options), kinds.LLM_TRACES),
         "model_events": (functools.partial(kinds.read_model_events_file, options=options), kinds.MODEL_EVENTS),
+        "changes": (functools.partial(kinds.read_changes_file, options=options), kinds.CHANGES),
     }
     read, schema = readers[kind]
     return ingest_files(

@@ -43,6 +43,7 @@ class HealthInputs:
     prompt_promotion: pd.DataFrame
     anomaly_rollups: pd.DataFrame | None = None
     mlops: list[dict] | None = None  # per-model drift / retraining / champion; None until MLOps reports
+    annotations: pd.DataFrame | None = None  # movement explained, not raised (anomaly_annotations)
 
     def __post_init__(self) -> None:
         self.day = dt.date.fromisoformat(str(self.day)).isoformat()  # a bad day fails here, clearly
@@ -191,6 +192,18 @@ def unavailable(title: str, cols: list[str]) -> Section:
     return Section(title, [f"Section unavailable: the input lacks column(s) {', '.join(cols)}."])
 
 
+def annotation_lines(notes: pd.DataFrame | None, limit: int = 8) -> list[str]:
+    """One line per annotation (traffic events, change impacts, scheduled jobs, warm-up): what moved
+    without being an incident, and why."""
+    if notes is None or notes.empty or missing(notes, ["start", "kind", "services", "reason"]):
+        return []
+    rows = notes.sort_values("start", kind="stable")
+    out = [f"Explained, not raised: {len(rows)} ({', '.join(f'{k} {n}' for k, n in rows['kind'].value_counts().sort_index().items())})."]
+    for r in rows.head(limit).itertuples():
+        out.append(f"- {r.start:%H:%M} {r.kind.replace('_', ' ')} on {', '.join(list(r.services)[:6])}: {r.reason}")
+    return out
+
+
 def incidents_section(inputs: HealthInputs, draw: bool) -> Section:
     title = "Incidents"
     if cols := missing(inputs.incidents, INCIDENT_REQUIRED):
@@ -199,6 +212,7 @@ def incidents_section(inputs: HealthInputs, draw: bool) -> Section:
     text = [f"{len(found)} incident(s) on {inputs.day}." if len(found) else f"No incidents on {inputs.day}."]
     if bad:
         text.append(f"{bad} incident row(s) without a valid start time were left out.")
+    text += annotation_lines(inputs.annotations)
     if found.empty:
         return Section(title, text)
     rows = [[f"{r.start:%Y-%m-%d %H:%M}", f"{r.end:%H:%M}", r.severity, r.root_cause, ", ".join(r.affected_services),

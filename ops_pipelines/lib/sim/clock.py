@@ -29,6 +29,9 @@ class Stream(IntEnum):
     PLAN = 10
     CATALOG = 11
     USERS = 12
+    CHANGES = 13
+    JOBS = 14
+    SURGES = 15
 
 
 def day_rng(seed: int, day_index: int, stream: Stream, *extra: int) -> np.random.Generator:

@@ -29,6 +29,7 @@ class ServiceSpec:
     cpu: float
     memory: float
     log_weight: float
+    since_minute: int = 0  # minutes since the world's first midnight before which it does not exist
 
 
 @dataclass(frozen=True)
@@ -39,9 +40,15 @@ class WorldConfig:
     services: dict[str, ServiceSpec]
     edges: tuple[tuple[str, str], ...]
     edge_weights: dict[tuple[str, str], float]
+    kinds: dict[str, str]  # every node of the topology -> database | cache | queue | third_party | service
 
     def section(self, name: str) -> dict[str, Any]:
         return self.raw[name]
+
+    @property
+    def external(self) -> tuple[str, ...]:
+        """Nodes we call but have no telemetry of (third parties): they show only in their callers."""
+        return tuple(sorted(self.raw.get("external_services", {})))
 
     @property
     def prometheus_services(self) -> tuple[str, ...]:
@@ -79,21 +86,24 @@ def load_config(path: Path | None = None) -> WorldConfig:
         name: ServiceSpec(name=name, hosts=tuple(spec["hosts"]), request_rate=float(spec["request_rate"]),
                           latency_p50_ms=float(spec["latency_p50_ms"]), p95_ratio=float(spec["p95_ratio"]),
                           error_rate=float(spec["error_rate"]), cpu=float(spec["cpu"]),
-                          memory=float(spec["memory"]), log_weight=float(spec["log_weight"]))
+                          memory=float(spec["memory"]), log_weight=float(spec["log_weight"]),
+                          since_minute=int(round(float(spec.get("since_day", 0)) * 1440)))
         for name, spec in raw["services"].items()
     }
     edges = tuple((str(e[0]), str(e[1])) for e in raw["topology"])
     # Weight = share of the caller's requests that need the callee; it scales how far a fault echoes.
     weights = {(str(e[0]), str(e[1])): float(e[2]) if len(e) > 2 else 1.0 for e in raw["topology"]}
-    _validate(path, raw, services, edges)
-    return WorldConfig(raw=raw, services=services, edges=edges, edge_weights=weights)
+    external = {str(k): str(v.get("kind", "third_party")) for k, v in raw.get("external_services", {}).items()}
+    kinds = {name: str(raw.get("kinds", {}).get(name, "service")) for name in services} | external
+    _validate(path, raw, services, edges, set(external))
+    return WorldConfig(raw=raw, services=services, edges=edges, edge_weights=weights, kinds=kinds)
 
 
 def _validate(path: Path, raw: dict[str, Any], services: dict[str, ServiceSpec],
-              edges: tuple[tuple[str, str], ...]) -> None:
+              edges: tuple[tuple[str, str], ...], external: set[str]) -> None:
     problems: list[str] = []
     for caller, callee in edges:
-        if caller not in services or callee not in services:
+        if caller not in services or (callee not in services and callee not in external):
             problems.append(f"topology edge {caller}->{callee} names an unknown service")
     hosts = [h for s in services.values() for h in s.hosts]
     if len(hosts) != len(set(hosts)):
@@ -104,7 +114,7 @@ def _validate(path: Path, raw: dict[str, Any], services: dict[str, ServiceSpec],
             problems.append(f"export section names unknown service {name!r}")
     for kind, spec in raw["fault_types"].items():
         for root in spec["roots"]:
-            if root not in services:
+            if root not in services and root not in external:
                 problems.append(f"fault type {kind} has unknown root {root!r}")
         for burst in spec.get("logs", []):
             for tid in burst["templates"]:
@@ -112,7 +122,7 @@ def _validate(path: Path, raw: dict[str, Any], services: dict[str, ServiceSpec],
                     problems.append(f"fault type {kind} uses unknown log template {tid!r}")
     for tid, tpl in raw["logs"]["templates"].items():
         for field in _fields_of(tpl["text"]):
-            if field not in raw["logs"]["fields"] and field != "version":
+            if field not in raw["logs"]["fields"] and field not in ("version", "detail"):
                 problems.append(f"log template {tid} uses undefined field {{{field}}}")
     if problems:
         raise ValueError(f"invalid sample-world config {path}: " + "; ".join(problems))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .clock import iso_minute
 from .config import HOST_METRICS, WorldConfig
-from .incidents import Deploy, Effect, Incident
+from .incidents import Effect, Incident
+
+if TYPE_CHECKING:
+    from .changes import Change, Job, Surge
 
 RAMP_MINUTES = 3.0
 
@@ -40,6 +43,22 @@ class EffectBook:
         self.minutes = minutes
         self._mult: dict[tuple[str, str, str], np.ndarray] = {}
         self._add: dict[tuple[str, str, str], np.ndarray] = {}
+        self._load: dict[str, np.ndarray] = {}
+
+    def push_surge(self, surge: Surge) -> None:
+        """Extra demand: the service's load x surge.mult, ramping in and out."""
+        t = self.minutes.astype(float)
+        up = np.clip((t - surge.start) / max(surge.ramp, 1), 0.0, 1.0)
+        down = np.clip((surge.end - t) / max(surge.ramp, 1), 0.0, 1.0)
+        strength = np.minimum(up, down)
+        if not strength.any():
+            return
+        for service in surge.services:
+            self._load[service] = self._load.get(service, np.ones(len(t))) * (1.0 + (surge.mult - 1.0) * strength)
+
+    def load_factor(self, service: str) -> np.ndarray:
+        """Multiplier of the service's normal load per minute (1 outside surges)."""
+        return self._load.get(service, np.ones(len(self.minutes)))
 
     def push(self, effect: Effect) -> None:
         strength = shape_values(effect.shape, effect.start, effect.end, effect.tail, self.minutes)
@@ -61,14 +80,23 @@ class EffectBook:
         return mult, add
 
 
-def effect_book(minutes: np.ndarray, incidents: list[Incident], deploys: list[Deploy]) -> EffectBook:
+def effect_book(minutes: np.ndarray, incidents: list[Incident], changes: list[Change], shifts: list[Effect] = (),
+                jobs: list[Job] = (), surges: list[Surge] = ()) -> EffectBook:
+    """Everything that moves a day's telemetry: incidents, rollouts, lasting shifts, jobs, surges."""
     book = EffectBook(minutes)
     for inc in incidents:
         for effect in inc.effects:
             book.push(effect)
-    for deploy in deploys:
-        for effect in deploy.effects:
+    for change in changes:
+        for effect in change.effects:
             book.push(effect)
+    for effect in shifts:
+        book.push(effect)
+    for job in jobs:
+        for effect in job.effects:
+            book.push(effect)
+    for surge in surges:
+        book.push_surge(surge)
     return book
 
 
@@ -82,6 +110,8 @@ def incident_record(cfg: WorldConfig, start_date: dt.date, inc: Incident) -> dic
     """Ground-truth entry for incidents.json (times are UTC ISO strings)."""
     symptoms: list[dict[str, Any]] = []
     for e in inc.effects:
+        if e.service not in cfg.services:
+            continue
         hosts = [e.host] if e.host else list(cfg.services[e.service].hosts)
         for host in hosts if e.metric in HOST_METRICS else [""]:
             symptoms.append(_symptom(start_date, e.service, e.metric, host,
@@ -134,8 +164,10 @@ def _symptom(start_date: dt.date, service: str, metric: str, host: str, start: f
     return out
 
 
-def deploy_record(start_date: dt.date, deploy: Deploy) -> dict[str, Any]:
-    return {"service": deploy.service, "time": iso_minute(start_date, deploy.minute), "version": deploy.version,
-            "incident_id": deploy.incident_id or None,
-            "effect": "regression" if deploy.incident_id else "blip",
-            "end": iso_minute(start_date, max([deploy.minute, *(e.end for e in deploy.effects)]))}
+def deploy_record(start_date: dt.date, change: Change) -> dict[str, Any]:
+    """The deploys list of ground truth (a deploy-only view of the change records)."""
+    effect = "regression" if change.incident_id else "level_shift" if change.shift else "blip"
+    return {"service": change.service, "time": iso_minute(start_date, change.minute), "version": change.detail,
+            "started": iso_minute(start_date, change.started),
+            "incident_id": change.incident_id or None, "effect": effect,
+            "end": iso_minute(start_date, max([change.minute, *(e.end for e in change.effects)]))}

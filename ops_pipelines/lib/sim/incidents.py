@@ -1,4 +1,4 @@
-"""Incident plan and deploys: what goes wrong where and when, drawn once per seed."""
+"""Incident plan: what goes wrong where and when, drawn once per seed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .clock import MINUTES_PER_DAY, Day, Stream, day_rng, world_rng
+from .clock import MINUTES_PER_DAY, Stream, world_rng
 from .config import WorldConfig
 from .topology import upstream_reach
 
@@ -69,19 +69,11 @@ class Incident:
         return max([self.end, *(e.end for e in self.effects), *(b.end for b in self.bursts)])
 
 
-@dataclass(frozen=True)
-class Deploy:
-    service: str
-    minute: int
-    version: str
-    incident_id: str  # "" for a routine deploy
-    effects: tuple[Effect, ...]
-
-
 def plan_incidents(cfg: WorldConfig, seed: int, days: int) -> list[Incident]:
     """Incidents fully inside `days`, from a plan over max(days, horizon) days.
 
-    Planning over a fixed horizon keeps a short run a prefix of the default 14-day world.
+    Planning over a fixed horizon keeps a short run a prefix of the default 14-day world. With
+    `force_concurrent_pair`, two independent faults whose roots share a caller overlap in time.
     """
     plan = cfg.section("incident_plan")
     kinds = sorted(cfg.section("fault_types"))
@@ -89,25 +81,55 @@ def plan_incidents(cfg: WorldConfig, seed: int, days: int) -> list[Incident]:
     rng = world_rng(seed, Stream.PLAN, horizon)
     n = max(len(kinds), round(horizon * float(plan["per_day"])))
     types = [str(k) for k in rng.permutation(kinds)] + [str(k) for k in rng.choice(kinds, n - len(kinds))]
+    roots: dict[int, str] = {}
+    pairs = plan.get("concurrent_pairs", [])
+    if plan.get("force_concurrent_pair") and pairs:
+        kind_a, root_a, kind_b, root_b = pairs[int(rng.integers(len(pairs)))]
+        roots = {len(types): str(root_a), len(types) + 1: str(root_b)}
+        types += [str(kind_a), str(kind_b)]
     durations = [int(rng.integers(*_inclusive(cfg.section("fault_types")[t]["duration_min"]))) for t in types]
-    windows = _place(rng, durations, horizon, cfg.shift_day_offset, plan)
-    placed = sorted((w, t) for w, t in zip(windows, types) if w is not None)
+    windows = _place(rng, durations, horizon, cfg.shift_day_offset, plan, pair=sorted(roots))
+    placed = sorted((w, t, i) for i, (w, t) in enumerate(zip(windows, types)) if w is not None)
     seen_types: set[str] = set()
     incidents = []
-    for number, ((start, end), kind) in enumerate(placed, start=1):
+    for number, ((start, end), kind, i) in enumerate(placed, start=1):
         first_of_kind = kind not in seen_types
         seen_types.add(kind)
-        incidents.append(_build(cfg, rng, f"INC-{number:03d}", kind, start, end, first_of_kind))
+        incidents.append(_build(cfg, rng, f"INC-{number:03d}", kind, start, end, first_of_kind, roots.get(i)))
     return [inc for inc in incidents if inc.last_minute <= days * MINUTES_PER_DAY]
+
+
+def concurrent_ids(cfg: WorldConfig, incidents: list[Incident]) -> dict[str, str]:
+    """Incident id -> the id of the independent fault that overlaps it (the forced pair)."""
+    out = {}
+    for a in incidents:
+        for b in incidents:
+            if a.id != b.id and a.start < b.end and b.start < a.end:
+                out[a.id] = b.id
+    return out
 
 
 def _inclusive(bounds: list[int]) -> tuple[int, int]:
     return int(bounds[0]), int(bounds[1]) + 1
 
 
+def _quiet(start: int, end: int, plan: dict) -> bool:
+    """True when [start, end) stays out of the daily hours kept free for scheduled jobs."""
+    for lo, hi in plan.get("avoid_hours_utc", []):
+        for day in range(start // MINUTES_PER_DAY - 1, end // MINUTES_PER_DAY + 1):
+            a, b = day * MINUTES_PER_DAY + lo * 60, day * MINUTES_PER_DAY + hi * 60
+            if start < b and a < end:
+                return False
+    return True
+
+
 def _place(rng: np.random.Generator, durations: list[int], horizon: int, shift_day: int,
-           plan: dict) -> list[tuple[int, int] | None]:
-    """Start/end minutes per incident with the required gaps; forced slots come first."""
+           plan: dict, pair: list[int] = ()) -> list[tuple[int, int] | None]:
+    """Start/end minutes per incident with the required gaps; forced slots come first.
+
+    The indices in `pair` overlap each other (the second starts a few minutes after the first) and
+    keep the usual gap to everything else.
+    """
     gap = int(plan["min_gap_minutes"])
     windows: list[tuple[int, int] | None] = [None] * len(durations)
     if plan.get("force_midnight_crossing") and horizon >= 2:
@@ -118,22 +140,38 @@ def _place(rng: np.random.Generator, durations: list[int], horizon: int, shift_d
     if plan.get("force_shift_overlap") and shift_day < horizon and len(durations) > 1:
         start = shift_day * MINUTES_PER_DAY + int(rng.integers(6 * 60, 20 * 60))
         windows[1] = (start, start + durations[1])
+
+    def free(start: int, end: int) -> bool:
+        return _quiet(start, end, plan) and all(end + gap <= w[0] or start >= w[1] + gap for w in windows if w is not None)
+
+    if len(pair) == 2:
+        a, b = pair
+        for _ in range(1000):
+            start = int(rng.integers(2 * MINUTES_PER_DAY, horizon * MINUTES_PER_DAY - max(durations[a], durations[b]) - 120))
+            lag = int(rng.integers(*_inclusive(plan.get("concurrent_lag_minutes", [5, 20]))))
+            span = (start, max(start + durations[a], start + lag + durations[b]))
+            if free(*span):
+                windows[a], windows[b] = (start, start + durations[a]), (start + lag, start + lag + durations[b])
+                break
     for i, duration in enumerate(durations):
         for _ in range(1000):
             if windows[i] is not None:
                 break
             start = int(rng.integers(60, horizon * MINUTES_PER_DAY - duration - 60))
-            if all(start + duration + gap <= w[0] or start >= w[1] + gap for w in windows if w is not None):
+            if free(start, start + duration):
                 windows[i] = (start, start + duration)
     return windows
 
 
 def _build(cfg: WorldConfig, rng: np.random.Generator, incident_id: str, kind: str, start: int, end: int,
-           first_of_kind: bool) -> Incident:
+           first_of_kind: bool, root: str | None = None) -> Incident:
     spec = cfg.section("fault_types")[kind]
     plan = cfg.section("incident_plan")
-    root = str(rng.choice(spec["roots"]))
-    host = str(rng.choice(cfg.services[root].hosts))
+    drawn = str(rng.choice(spec["roots"]))  # drawn even when forced, so later draws do not shift
+    root = root or drawn
+    # A third party has no telemetry of its own: only its callers show the fault.
+    observed = root in cfg.services
+    host = str(rng.choice(cfg.services[root].hosts)) if observed else ""
     reach = upstream_reach(cfg.edge_weights, root, float(plan["dampening"]))
     lag = int(plan["lag_minutes_per_hop"])
     effects: list[Effect] = []
@@ -142,19 +180,20 @@ def _build(cfg: WorldConfig, rng: np.random.Generator, incident_id: str, kind: s
         add = float(rng.uniform(*e["add"])) if "add" in e else 0.0
         base = Effect(root, e["metric"], host if e.get("host") == "one" else "", e.get("shape", "plateau"),
                       mult, add, start, end, int(e.get("tail_minutes", 0)), float(e.get("symptom_from", 0.0)))
-        effects.append(base)
+        if observed:
+            effects.append(base)
         if e.get("propagate"):
-            effects += _propagate(base, reach, plan, lag)
+            effects += propagate(base, reach, plan, lag)
     bursts = []
     for b in spec.get("logs", []):
         per_min = float(rng.uniform(*b["per_min"]))
-        targets = {root: 0} if b["who"] == "root" else {
-            s: d for s, (d, _) in reach.items() if d <= int(b.get("max_depth", 1))}
+        targets = ({root: 0} if observed else {}) if b["who"] == "root" else {
+            s: d for s, (d, _) in reach.items() if d <= int(b.get("max_depth", 1)) and s in cfg.services}
         for service, d in sorted(targets.items()):
             bursts.append(Burst(service, tuple(b["templates"]), per_min, start + lag * d, end + lag * d,
                                 b.get("shape", "plateau"), host if b.get("host") == "one" else "", root,
                                 int(b.get("tail_minutes", 0)), float(b.get("symptom_from", 0.0))))
-    novel = spec.get("novel_template", "") if first_of_kind else ""
+    novel = spec.get("novel_template", "") if first_of_kind and observed else ""
     if novel:
         per_min = float(rng.uniform(*cfg.section("logs")["novel_per_min"]))
         bursts.append(Burst(root, (novel,), per_min, start, end, "plateau", "", root))
@@ -166,7 +205,7 @@ def _build(cfg: WorldConfig, rng: np.random.Generator, incident_id: str, kind: s
                     version, novel)
 
 
-def _propagate(base: Effect, reach: dict[str, tuple[int, float]], plan: dict, lag: int) -> list[Effect]:
+def propagate(base: Effect, reach: dict[str, tuple[int, float]], plan: dict, lag: int) -> list[Effect]:
     """Weakened, lagged copies for callers; too-weak echoes are dropped so ground truth stays honest."""
     out = []
     for caller, (hops, strength) in sorted(reach.items()):
@@ -176,26 +215,3 @@ def _propagate(base: Effect, reach: dict[str, tuple[int, float]], plan: dict, la
             out.append(replace(base, service=caller, host="", mult=mult, add=add,
                                start=base.start + lag * hops, end=base.end + lag * hops))
     return out
-
-
-def deploys_for_day(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incident]) -> list[Deploy]:
-    """Routine weekday deploys (short blips, not incidents) plus the bad deploys behind incidents."""
-    spec = cfg.section("deploys")
-    rng = day_rng(seed, day.index, Stream.DEPLOYS)
-    count = 0 if day.date.weekday() >= 5 else int(rng.poisson(float(spec["per_weekday"])))
-    lo, hi = (int(h) * 60 for h in spec["hours_utc"])
-    out = []
-    for _ in range(count):
-        service = str(rng.choice(spec["services"]))
-        minute = day.index * MINUTES_PER_DAY + int(rng.integers(lo, hi))
-        length = int(rng.integers(*_inclusive(spec["blip_minutes"])))
-        version = f"{int(rng.integers(1, 5))}.{int(rng.integers(0, 40))}.{int(rng.integers(0, 10))}"
-        effects = tuple(
-            Effect(service, e["metric"], "", "box", float(rng.uniform(*e["mult"])) if "mult" in e else 1.0,
-                   float(rng.uniform(*e["add"])) if "add" in e else 0.0, minute, minute + length)
-            for e in spec["effects"])
-        out.append(Deploy(service, minute, version, "", effects))
-    first, last = day.abs_minutes[0], day.abs_minutes[-1]
-    out += [Deploy(inc.root, inc.start, inc.deploy_version, inc.id, ())
-            for inc in incidents if inc.deploy_version and first <= inc.start <= last]
-    return sorted(out, key=lambda d: (d.minute, d.service))

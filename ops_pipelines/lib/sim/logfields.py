@@ -65,7 +65,7 @@ def render_messages(template_ids: np.ndarray, ctx: dict[str, np.ndarray], templa
         text = np.full(len(idx), "", dtype=object)
         for literal, name, _, _ in string.Formatter().parse(templates[tid]["text"]):
             text = text + literal
-            if name == "version":
+            if name in ("version", "detail"):  # per-line text of a change notice
                 text = text + sub_ctx["version"]
             elif name:
                 text = text + field_values(fields[name], rng, len(idx), sub_ctx)

@@ -1,10 +1,10 @@
-"""Service logs: traffic-proportional template lines plus incident bursts and deploy notices."""
+"""Service logs: traffic-proportional template lines plus incident bursts, change notices and job lines."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,9 +19,12 @@ from .badrows import (
 )
 from .clock import MINUTES_PER_DAY, MS_PER_MINUTE, Day, Stream, day_rng, iso_from_ms
 from .config import WorldConfig
-from .effects import shape_values
-from .incidents import Deploy, Incident
+from .effects import EffectBook, shape_values
+from .incidents import Incident
 from .logfields import render_messages
+
+if TYPE_CHECKING:
+    from .changes import Change, Job
 from .writers import write_lines
 
 # A Java-style continuation line: a realistic reason for a legacy log line not to match the format.
@@ -52,14 +55,18 @@ def normal_templates(templates: dict[str, dict[str, Any]], service: str) -> tupl
     return np.array(ids, dtype=object), w / w.sum()
 
 
-def simulate_logs(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incident], deploys: list[Deploy]) -> LogLines:
+def simulate_logs(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incident], changes: list[Change],
+                  jobs: list[Job] = (), book: EffectBook | None = None) -> LogLines:
     spec = cfg.section("logs")
     rng = day_rng(seed, day.index, Stream.LOGS)
     names = list(cfg.services)
     share = np.array([cfg.services[n].log_weight for n in names])
     share = share / share.sum()
     norm = float(np.mean(cfg.section("seasonality")["hourly_utc"])) * MINUTES_PER_DAY
-    counts = rng.poisson(float(spec["lines_per_weekday"]) * share[:, None] * day.load[None, :] / norm)
+    book = book or EffectBook(day.abs_minutes)
+    # Log volume follows each service's load (surges included); nothing before a service exists.
+    load = np.stack([day.load * book.load_factor(n) * (day.abs_minutes >= cfg.services[n].since_minute) for n in names])
+    counts = rng.poisson(float(spec["lines_per_weekday"]) * share[:, None] * load / norm)
     parts: list[dict[str, np.ndarray]] = []
     for k, name in enumerate(names):
         ids, p = normal_templates(spec["templates"], name)
@@ -74,11 +81,9 @@ def simulate_logs(cfg: WorldConfig, seed: int, day: Day, incidents: list[Inciden
                 np.array(cfg.services[b.service].hosts, dtype=object), len(minutes))
             parts.append(_part(minutes, b.service, hosts, rng.choice(np.array(b.templates, dtype=object), len(minutes)),
                                root=b.root))
-    for d in deploys:
-        hosts = np.array(cfg.services[d.service].hosts, dtype=object)
-        minutes = np.full(len(hosts), d.minute - day.index * MINUTES_PER_DAY)
-        parts.append(_part(minutes, d.service, hosts, np.full(len(hosts), "deploy_done", dtype=object),
-                           version=d.version))
+    for minute, service, template, detail in _notices(cfg, day, changes, jobs):
+        host = np.array(cfg.services[service].hosts[:1], dtype=object)
+        parts.append(_part(np.array([minute]), service, host, np.array([template], dtype=object), version=detail))
     cols = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     ts_ms = day.start_ms + cols["minute"].astype(np.int64) * MS_PER_MINUTE + rng.integers(0, MS_PER_MINUTE, len(cols["minute"]))
     order = np.argsort(ts_ms, kind="stable")
@@ -88,6 +93,25 @@ def simulate_logs(cfg: WorldConfig, seed: int, day: Day, incidents: list[Inciden
     ids, inverse = np.unique(cols["template"].astype(str), return_inverse=True)
     level = np.array([spec["templates"][t]["level"] for t in ids], dtype=object)[inverse]
     return LogLines(ts_ms[order], cols["service"], cols["host"], level, messages)
+
+
+def _notices(cfg: WorldConfig, day: Day, changes: list[Change], jobs: list[Job]) -> list[tuple[int, str, str, str]]:
+    """(minute of the day, service, template, detail) of every change and job line logged today."""
+    styles = cfg.section("deploys")["log_styles"]
+    first = int(day.abs_minutes[0])
+    out = []
+    for c in changes:
+        if not c.logged:
+            continue
+        if c.kind == "deploy":
+            begin, done = styles[c.style]
+            out += [(c.started - first, c.service, begin, c.detail), (c.minute - first, c.service, done, c.detail)]
+        else:
+            out.append((c.minute - first, c.service, "config_changed", c.detail))
+    for job in jobs:
+        if job.start_template:
+            out += [(job.start - first, job.service, job.start_template, ""), (job.end - first, job.service, job.end_template, "")]
+    return [n for n in out if 0 <= n[0] < MINUTES_PER_DAY]
 
 
 def _part(minutes: np.ndarray, service: str, hosts: np.ndarray, templates: np.ndarray, root: str = "",

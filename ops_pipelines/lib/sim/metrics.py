@@ -56,15 +56,15 @@ def series_keys(cfg: WorldConfig) -> list[tuple[str, str, str]]:
 
 def simulate_metrics(cfg: WorldConfig, seed: int, day: Day, book: EffectBook,
                      quirks: dict[str, tuple[float, float]]) -> SeriesSet:
-    """Baseline shape x noise, then incident/deploy effects, then gaps."""
+    """Baseline shape x noise (load includes demand surges), then incident/change/job effects."""
     noise_cfg = cfg.section("noise")
     keys = series_keys(cfg)
     rng = day_rng(seed, day.index, Stream.METRICS)
     z = ar1_noise(rng, (len(keys), MINUTES_PER_DAY), float(noise_cfg["ar_phi"]))
     values = np.empty((len(keys), MINUTES_PER_DAY))
-    load = day.load
     for i, (service, metric, host) in enumerate(keys):
         spec = cfg.services[service]
+        load = day.load * book.load_factor(service)
         if metric == "request_rate":
             base = spec.request_rate * load * np.exp(noise_cfg["request_rate_sigma"] * z[i])
         elif metric == "latency_p50_ms":
@@ -85,6 +85,10 @@ def simulate_metrics(cfg: WorldConfig, seed: int, day: Day, book: EffectBook,
             values[i] = np.maximum(values[i], values[i - 1] * 1.05)
         low, high = CLIP.get(metric, (0.0, np.inf))
         values[i] = np.clip(values[i], low, high)
+    for service, spec in cfg.services.items():  # a service launched later has no data before it exists
+        if spec.since_minute > day.abs_minutes[0]:
+            rows = np.array([k[0] == service for k in keys])
+            values[np.ix_(rows, day.abs_minutes < spec.since_minute)] = np.nan
     services, metrics, hosts = (np.array(col, dtype=object) for col in zip(*keys))
     return SeriesSet(services, metrics, hosts, values)
 

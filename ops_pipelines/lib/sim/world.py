@@ -9,10 +9,22 @@ from pathlib import Path
 from typing import Any
 
 from .badrows import BadRowLedger
-from .clock import make_day
+from .clock import iso_minute, make_day
 from .config import WorldConfig, load_config
+from .changes import (
+    Change,
+    Job,
+    Surge,
+    change_record,
+    changes_for_day,
+    jobs_for_day,
+    job_record,
+    plan_surges,
+    surge_record,
+    write_changes,
+)
 from .effects import deploy_record, effect_book, incident_record
-from .incidents import Deploy, Incident, deploys_for_day, plan_incidents
+from .incidents import Effect, Incident, concurrent_ids, plan_incidents
 from .llm import simulate_traces, write_traces
 from .logs import simulate_logs, write_logs
 from .metrics import apply_gaps, host_quirks, simulate_metrics
@@ -52,29 +64,38 @@ def simulate_world(out_dir: Path, start: dt.date = DEFAULT_START, days: int = 14
     out = Path(out_dir)
     cfg = load_config(config_path)
     incidents = plan_incidents(cfg, seed, days)
+    surges = plan_surges(cfg, seed, start, days, incidents)
     quirks = host_quirks(cfg, seed)
     shop = build_world(cfg, seed)
     ledger = BadRowLedger()
     rows: dict[str, int] = {}
-    deploys: list[Deploy] = []
+    changes: list[Change] = []
+    shifts: list[Effect] = []  # lasting level shifts left by earlier changes
+    jobs: list[Job] = []
     gaps: list[dict[str, Any]] = []
     labels: list[dict[str, Any]] = []
     for index in range(days):
         day = make_day(start, index, cfg.section("seasonality"))
         todays = [i for i in incidents if i.last_minute > day.abs_minutes[0] and i.start <= day.abs_minutes[-1]]
-        day_deploys = deploys_for_day(cfg, seed, day, incidents)
-        deploys += day_deploys
-        series = simulate_metrics(cfg, seed, day, effect_book(day.abs_minutes, todays, day_deploys), quirks)
+        day_changes = changes_for_day(cfg, seed, day, incidents)
+        day_jobs = jobs_for_day(cfg, seed, day)
+        changes += day_changes
+        jobs += day_jobs
+        shifts += [e for c in day_changes for e in c.shift]
+        book = effect_book(day.abs_minutes, todays, day_changes, shifts, day_jobs, surges)
+        series = simulate_metrics(cfg, seed, day, book, quirks)
         gaps += apply_gaps(cfg, seed, day, series)
         _add(rows, write_metrics_csv(out, cfg, seed, day, series, ledger))
         _add(rows, {"prometheus_points": write_prometheus(out, cfg, seed, day, series, ledger)})
-        _add(rows, write_logs(out, cfg, seed, day, simulate_logs(cfg, seed, day, todays, day_deploys), ledger))
+        logs = simulate_logs(cfg, seed, day, todays, day_changes, day_jobs, book)
+        _add(rows, write_logs(out, cfg, seed, day, logs, ledger))
+        _add(rows, {"change_events": write_changes(out, day, day_changes, start, ledger)})
         traces, day_labels = simulate_traces(cfg, seed, day, todays)
         labels += day_labels
         _add(rows, {"llm_traces": write_traces(out, cfg, seed, day, traces, ledger)})
         _add(rows, {"model_events": write_events(out, cfg, seed, day, simulate_events(cfg, seed, day, shop), ledger)})
     shift = start + dt.timedelta(days=cfg.shift_day_offset) if cfg.shift_day_offset < days else None
-    _write_ground_truth(out, cfg, seed, start, days, incidents, deploys, gaps, labels, ledger, shift)
+    _write_ground_truth(out, cfg, seed, start, days, incidents, (changes, jobs, surges), gaps, labels, ledger, shift)
     rows["bad_rows"] = sum(sum(f["bad"].values()) for f in ledger.files.values())
     ground_truth_files = 4
     return SimSummary(out_dir=str(out), days=days, start=start.isoformat(), seed=seed,
@@ -88,8 +109,10 @@ def _add(total: dict[str, int], part: dict[str, int]) -> None:
 
 
 def _write_ground_truth(out: Path, cfg: WorldConfig, seed: int, start: dt.date, days: int,
-                        incidents: list[Incident], deploys: list[Deploy], gaps: list[dict[str, Any]],
-                        labels: list[dict[str, Any]], ledger: BadRowLedger, shift: dt.date | None) -> None:
+                        incidents: list[Incident], routine: tuple[list[Change], list[Job], list[Surge]],
+                        gaps: list[dict[str, Any]], labels: list[dict[str, Any]], ledger: BadRowLedger,
+                        shift: dt.date | None) -> None:
+    changes, jobs, surges = routine
     gt = out / "ground_truth"
     app = cfg.section("llm_app")
     export = cfg.section("export")
@@ -108,10 +131,18 @@ def _write_ground_truth(out: Path, cfg: WorldConfig, seed: int, start: dt.date, 
                     "prompt_versions": app["prompt_versions"], "models": app["models"],
                     "rates_apply_to": "traces with status ok"},
         "recsys": {"shift_day_offset": cfg.shift_day_offset, "click_model": cfg.section("recsys")["click_model"]},
-        "deploys": [deploy_record(start, d) for d in deploys],
+        "deploys": [deploy_record(start, c) for c in changes if c.kind == "deploy"],
+        "changes": [change_record(start, c) for c in changes],
+        "jobs": [job_record(start, j) for j in jobs],
+        "surges": [surge_record(start, s) for s in surges],
+        "kinds": dict(sorted(cfg.kinds.items())),
+        "new_services": [{"service": name, "since": iso_minute(start, spec.since_minute)}
+                         for name, spec in cfg.services.items() if spec.since_minute > 0],
         "gaps": gaps,
     }
     write_json(gt / "world.json", world)
-    write_json(gt / "incidents.json", [incident_record(cfg, start, i) for i in incidents])
+    pairs = concurrent_ids(cfg, incidents)
+    records = [{**incident_record(cfg, start, i), "concurrent_with": pairs.get(i.id)} for i in incidents]
+    write_json(gt / "incidents.json", records)
     write_lines(gt / "llm_labels.jsonl", [json.dumps(label, sort_keys=True) for label in labels])
     write_json(gt / "bad_rows.json", ledger.to_dict())

@@ -95,11 +95,6 @@ def test_runbook_rules_match_in_order():
     assert build_incidents(llm, topo, RULES).iloc[0]["runbook"] == "llm_provider_degradation"
 
 
-def test_the_aiops_topology_is_the_sample_worlds():
-    world = json.loads((ASSETS_DIR / "sim" / "world.json").read_text())["topology"]
-    assert Topology.load(ASSETS_DIR / "aiops" / "topology.json").edges == tuple((a, b) for a, b, *_ in world)
-
-
 def test_rollup_counts_match_a_plain_count():
     t = pd.date_range("2026-03-02 09:50", periods=30, freq="min", tz="UTC")
     scored = pd.DataFrame({"timestamp": t, "service": "api", "metric": "rps", "host": "", "anomaly_score": [i / 30 for i in range(30)]})

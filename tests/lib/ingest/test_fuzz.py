@@ -136,6 +136,15 @@ def log_fields(ts, text, level):
     return {"timestamp": ts, "service": text, "host": text, "level": level, "message": text}
 
 
+def change_fields(ts, text, _num):
+    return (ts, text, st.sampled_from(["deploy", "Deployment", "config_change", "cron"]) if text is NAMES else text, text)
+
+
+def change_record(ts, text, num):
+    ts_field, service, kind, detail = change_fields(ts, text, num)
+    return {"timestamp": ts_field, "service": service, "kind": kind, "detail": detail}
+
+
 def trace_fields(ts, text, num):
     return {"trace_id": IDS if text is NAMES else text, "timestamp": ts, "app": text, "model": text, "prompt_template_id": text,
             "prompt_version": text, "question": text, "contexts": text, "answer": text,
@@ -147,6 +156,7 @@ HEADERS = {
                 b"timestamp,service,metric,value,host,extra", b"timestamp,service,value", b"timestamp,timestamp,value"],
     "model_events": [b"event_id,timestamp,user_id,item_id,category,price,position,clicked",
                      b"event_id,timestamp,user_id,item_id,category,price,position", b"event_id,user_id"],
+    "changes": [b"timestamp,service,kind,detail", b"time,service,kind,detail", b"timestamp,service,detail,extra"],
 }
 GOOD = (GOOD_TIMESTAMPS, NAMES, GOOD_NUMBERS)
 ANY = (TIMESTAMPS, TEXT, NUMBERS)
@@ -158,8 +168,11 @@ LINES = {
                         mutated(json_line(log_fields(TIMESTAMPS, TEXT, LEVELS), True))),
     ("logs", "log"): (plain_log_line(GOOD[0], GOOD_LEVELS, NAMES), mutated(plain_log_line(TIMESTAMPS, LEVELS, TEXT))),
     ("llm_traces", "jsonl"): (json_line(trace_fields(*GOOD), False), mutated(json_line(trace_fields(*ANY), True))),
+    ("changes", "csv"): (csv_line(change_fields(*GOOD)), mutated(csv_line(change_fields(*ANY)))),
+    ("changes", "jsonl"): (json_line(change_record(*GOOD), False), mutated(json_line(change_record(*ANY), True))),
 }
-TEXT_FORMATS = {"metrics": ["csv"], "logs": ["jsonl", "log"], "llm_traces": ["jsonl"], "model_events": ["csv"]}
+TEXT_FORMATS = {"metrics": ["csv"], "logs": ["jsonl", "log"], "llm_traces": ["jsonl"], "model_events": ["csv"],
+                "changes": ["csv", "jsonl"]}
 
 
 @st.composite
@@ -191,7 +204,7 @@ def text_file(draw, kind):
 def random_file(draw, kind):
     """Random bytes under a name the kind accepts (or does not)."""
     suffixes = {"metrics": [".csv", ".csv.gz", ".json", ".parquet", ".xlsx"], "logs": [".jsonl", ".log", ".txt.gz", ".bin"],
-                "llm_traces": [".jsonl", ".jsonl.gz"], "model_events": [".csv", ".parquet"]}[kind]
+                "llm_traces": [".jsonl", ".jsonl.gz"], "model_events": [".csv", ".parquet"], "changes": [".jsonl", ".csv.gz", ".txt"]}[kind]
     prefix = draw(st.sampled_from([b"", b"\x1f\x8b\x08\x00", b"PAR1", b"\xff\xfe", b"timestamp,value\n", b"{"]))
     return "r" + draw(st.sampled_from(suffixes)), prefix + draw(st.binary(max_size=600))
 
@@ -255,7 +268,7 @@ def check_partition(kind: str, files: list[tuple[str, bytes]]) -> None:
             assert np.isfinite(values).all() and (np.abs(values) <= MAX_ABS).all(), col
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", KINDS)  # every landing-zone kind there is
 def test_fuzz_every_reader_never_crashes_and_accounts_for_every_row(kind):
     @FUZZ
     @given(files=files_for(kind))

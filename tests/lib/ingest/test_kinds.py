@@ -27,6 +27,10 @@ def event(ts, value=1.0, key="a"):
     return {"event_id": key, "timestamp": ts, "user_id": "u", "item_id": "i", "category": "c", "price": value, "position": 1, "clicked": 1}
 
 
+def change(ts, value=1.0, key="a"):
+    return {"timestamp": ts, "service": "api", "kind": "deploy", "detail": f"version {key} ({value})"}
+
+
 def as_csv(records):
     return pd.DataFrame(records).to_csv(index=False)
 
@@ -40,6 +44,7 @@ KINDS = {  # kind -> (record builder, file name, serialiser, numeric field or No
     "logs": (log, "l.jsonl", as_jsonl, None),
     "llm_traces": (trace, "t.jsonl", as_jsonl, "latency_ms"),
     "model_events": (event, "e.csv", as_csv, "price"),
+    "changes": (change, "c.jsonl", as_jsonl, None),
 }
 
 
@@ -117,3 +122,23 @@ def test_values_beyond_the_physical_range(landing, kind):
     result = ingest(landing, kind, records)
     assert result.quarantine["reason"].tolist() == [Reason.OUT_OF_RANGE]
     assert len(result.rows) == 2
+
+
+def test_non_finite_change_timestamps_are_quarantined_not_guessed(landing):
+    lines = [json.dumps(change("2026-03-02T10:00:00Z", key="k1")), '{"timestamp": NaN, "service": "api", "kind": "deploy"}',
+             '{"timestamp": Infinity, "service": "api", "kind": "config"}', '{"time": 1772445720, "service": "api", "kind": "cron"}']
+    landing.write("changes", "c.jsonl", "\n".join(lines) + "\n")
+    result = ingest_partition("changes", landing.root, DAY, now=NOW)
+    assert result.rows["kind"].astype(str).tolist() == ["deploy", "job"]  # `time` alias, `cron` read as a job
+    assert sorted(result.quarantine["reason"]) == [Reason.MISSING_FIELD, Reason.UNPARSEABLE_TIMESTAMP]
+
+
+def test_changes_as_csv_with_aliases_and_a_file_without_a_kind_column(landing):
+    landing.write("changes", "cd.csv", "time,service,kind,detail\n2026-03-02T12:00:00+01:00,cart,Deployment,v2.1\n"
+                                       "2026-03-02T12:30:00Z,cart,config_change,pool 10 -> 20\n")
+    landing.write("changes", "bad.csv", "timestamp,service,detail\n2026-03-02T12:00:00Z,cart,x\n")
+    result = ingest_partition("changes", landing.root, DAY, now=NOW)
+    assert result.rows["kind"].astype(str).tolist() == ["deploy", "config"]
+    assert result.rows["timestamp"].iloc[0] == pd.Timestamp("2026-03-02T11:00:00Z")
+    assert [e.path for e in result.file_errors] == ["changes/2026-03-02/bad.csv"]
+    assert "kind" in result.file_errors[0].problem

@@ -117,6 +117,8 @@ def classify(root: Path, rel: str) -> tuple[int, Counter]:
         return len(values), Counter(non_finite=sum(v == "NaN" for v in values))
     if rel.endswith("services.jsonl"):
         return classify_jsonl(path, day, ("timestamp", "service", "level", "message"))
+    if rel.endswith("changes.jsonl"):
+        return classify_jsonl(path, day, ("timestamp", "service", "kind", "detail"))
     if rel.endswith(".log"):
         return classify_legacy(path, day)
     if rel.endswith("traces.jsonl"):

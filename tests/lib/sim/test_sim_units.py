@@ -9,7 +9,7 @@ import pytest
 
 from ops_pipelines.lib.sim.config import load_config
 from ops_pipelines.lib.sim.effects import shape_values
-from ops_pipelines.lib.sim.incidents import plan_incidents
+from ops_pipelines.lib.sim.incidents import concurrent_ids, plan_incidents
 from ops_pipelines.lib.sim.llm_text import (
     card_number,
     compile_kb,
@@ -58,9 +58,16 @@ def test_plan_meets_the_brief_for_other_seeds(seed):
     assert any(i.start // DAY != (i.end - 1) // DAY for i in plan)
     shift = cfg.shift_day_offset * DAY
     assert any(i.start < shift + DAY and i.end > shift for i in plan)
+    pairs = concurrent_ids(cfg, plan)
     for a, b in zip(plan, plan[1:]):
-        assert b.start - a.end >= 120
+        assert b.start - a.end >= 120 or pairs.get(a.id) == b.id
     assert all(15 <= i.end - i.start <= 120 for i in plan)
+    # exactly one pair of independent faults overlaps, and its roots share a caller without depending on each other
+    a, b = (i for i in plan if i.id in pairs)
+    callers = lambda s: {x for x, y in cfg.edges if y == s}
+    assert callers(a.root) & callers(b.root)
+    assert a.root not in upstream_reach(cfg.edge_weights, b.root, 1.0) and b.root not in upstream_reach(cfg.edge_weights, a.root, 1.0)
+    assert any(i.root in cfg.external for i in plan) and any(i.fault_type == "bad_deploy" for i in plan)
 
 
 def test_short_runs_plan_a_prefix_of_the_default_world():

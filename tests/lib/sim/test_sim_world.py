@@ -29,13 +29,14 @@ def test_default_world_is_summarised(world14):
 
 def test_layout_follows_the_landing_zone_contract(world14):
     root = world14.root
-    assert sorted(p.name for p in root.iterdir()) == ["ground_truth", "llm_traces", "logs", "metrics", "model_events"]
+    assert sorted(p.name for p in root.iterdir()) == ["changes", "ground_truth", "llm_traces", "logs", "metrics", "model_events"]
     expected = set()
     for day in DAYS:
         expected |= {f"metrics/{day}/metrics.csv", f"metrics/{day}/late-arrivals.csv",
                      f"metrics/{day}/prometheus/search.json", f"metrics/{day}/prometheus/redis-cache.json",
                      f"logs/{day}/services.jsonl", f"logs/{day}/legacy-erp.log",
-                     f"llm_traces/{day}/traces.jsonl", f"model_events/{day}/events.parquet"}
+                     f"llm_traces/{day}/traces.jsonl", f"model_events/{day}/events.parquet",
+                     f"changes/{day}/changes.jsonl"}
     expected |= {f"ground_truth/{n}" for n in ("world.json", "incidents.json", "llm_labels.jsonl", "bad_rows.json")}
     found = {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
     assert found == expected
@@ -204,8 +205,10 @@ def test_incident_plan_meets_the_brief(incidents14, truth14):
     windows = sorted((pd.Timestamp(i["start"]), pd.Timestamp(i["end"])) for i in incidents14)
     for start, end in windows:
         assert pd.Timedelta(minutes=15) <= end - start <= pd.Timedelta(minutes=120)
-    for (_, end), (start, _) in zip(windows, windows[1:]):
+    alone = sorted((pd.Timestamp(i["start"]), pd.Timestamp(i["end"])) for i in incidents14 if not i["concurrent_with"])
+    for (_, end), (start, _) in zip(alone, alone[1:]):
         assert start - end >= pd.Timedelta(hours=2)
+    assert sum(bool(i["concurrent_with"]) for i in incidents14) == 2
     assert any(s.date() != (e - pd.Timedelta(seconds=1)).date() for s, e in windows), "none crosses midnight"
     shift = pd.Timestamp(truth14["shift_date"], tz="UTC")
     assert any(s < shift + pd.Timedelta(days=1) and e > shift for s, e in windows), "none overlaps the shift day"
@@ -217,3 +220,4 @@ def test_incident_plan_meets_the_brief(incidents14, truth14):
     assert sum(d["incident_id"] is None for d in deploys) >= 10
     assert any(d["incident_id"] for d in deploys)
     assert np.all([d["service"] in truth14["services"] for d in deploys])
+    assert {d["effect"] for d in deploys} == {"blip", "level_shift", "regression"}
