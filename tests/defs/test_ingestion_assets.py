@@ -11,7 +11,7 @@ from ops_pipelines.defs.llmops.ingestion import llm_traces
 from ops_pipelines.defs.mlops.ingestion import model_events
 from ops_pipelines.factories.ingestion import INGESTION_ASSETS
 from tests.conftest import DAY
-from tests.lib.ingest.test_kinds import KINDS, as_csv, as_jsonl
+from tests.lib.ingest.test_kinds import KINDS
 
 ASSETS = {"metrics": telemetry_metrics, "logs": service_logs, "llm_traces": llm_traces, "model_events": model_events,
           "changes": change_events}

@@ -15,10 +15,9 @@ from ops_pipelines.lib.ingest.formats import (
     LEVEL_ALIASES,
 )
 from ops_pipelines.lib.ingest.quarantine import Reason, quarantine_frame
+from ops_pipelines.lib.ingest.csvfile import csv_header, read_csv
 from ops_pipelines.lib.ingest.readers import (
     Rows,
-    csv_header,
-    read_csv,
     read_json_document,
     read_jsonl,
     read_parquet,
