@@ -25,10 +25,10 @@ def test_groups_follow_the_domains():
 def test_ingestion_checks_exist_and_the_share_check_blocks():
     checks = {(k.asset_key.to_user_string(), k.name) for k in defs.resolve_asset_graph().asset_check_keys}
     for name in INGESTION_ASSETS.values():
-        assert (name, "quarantine_share_below_threshold") in checks and (name, "all_files_readable") in checks
+        assert {(name, c) for c in ("rows_accounted_for", "quarantine_share_below_threshold", "all_files_readable")} <= checks
     ingest = defs.resolve_assets_def("telemetry_metrics")
     blocking = {spec.name: spec.blocking for spec in ingest.check_specs}
-    assert blocking == {"quarantine_share_below_threshold": True, "all_files_readable": False}
+    assert blocking == {"rows_accounted_for": True, "quarantine_share_below_threshold": True, "all_files_readable": False}
 
 
 def test_sensor_and_job_are_registered():
