@@ -186,14 +186,14 @@ def test_re_running_a_retraining_partition_on_the_same_data_registers_no_duplica
 
         again = retrain(request, instance, world)
         assert again.success
+        assert [str(v.version) for v in client.search_model_versions(f"name='{name}'")] == ["1"]
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+        assert len(client.search_runs([client.get_experiment_by_name(name).experiment_id])) == runs_before
         candidate = again.asset_materializations_for_node("candidate_model")[0].metadata
         assert candidate["reused"].value is True and candidate["model_version"].value == 1
         assert "v1 was trained on dataset version" in candidate["reuse_reason"].value
         evaluation = again.asset_materializations_for_node("model_evaluation")[0].metadata
         assert evaluation["decision"].value == "unchanged" and "already the champion" in evaluation["reason"].value
-        assert [str(v.version) for v in client.search_model_versions(f"name='{name}'")] == ["1"]
-        assert len(client.search_runs([client.get_experiment_by_name(name).experiment_id])) == runs_before
-        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
 
 
 def test_a_deleted_registry_store_fails_loudly_instead_of_starting_a_new_registry(world):
