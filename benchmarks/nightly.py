@@ -248,6 +248,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
         import dagster as dg
 
         summary = simulate_world(work / "ops_home" / "landing", DEFAULT_START, args.days, seed=7)
+        from ops_pipelines.lib.platform.home import init_home
+
+        init_home(work / "ops_home")  # the MLflow store on mlflow_bench: runs never create one
         print(f"PostgreSQL {pg['host']}:{pg['port']}; world {days[0]}..{days[-1]} simulated in "
               f"{time.perf_counter() - t0:.0f} s (rows {summary.rows})", flush=True)
         results: list[dict] = []

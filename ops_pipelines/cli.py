@@ -96,23 +96,59 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the data home's stores: folders, the embedded Dagster instance, the MLflow registry store.
+    Idempotent. Exit 0: ready; 1: the home had a registry store that is now missing (nothing was created)."""
+    if args.home:
+        os.environ[settings.HOME_ENV] = str(Path(args.home).resolve())
+    from ops_pipelines.lib.mlops.registry_store import RegistryStoreError
+    from ops_pipelines.lib.platform.home import init_home
+
+    try:
+        lines = init_home(settings.data_home(), new_registry=args.new_registry)
+    except RegistryStoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    import dagster as dg
+
+    instance_dir = prepare_embedded_instance()
+    with dg.DagsterInstance.get() as instance:  # its SQLite schemas now, not when a daemon and a CLI race for them
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+    print(f"data home {settings.data_home()}")
+    for line in [*lines, f"Dagster instance {instance_dir}: ready"]:
+        print(f"  {line}")
+    return 0
+
+
 def cmd_ui(args: argparse.Namespace) -> int:
     """Dagster webserver and daemon (and the MLflow UI on the next port) as separate processes, so schedules
-    and sensors run while the UI is open."""
+    and sensors run while the UI is open. `--read-only`: the webserver alone, in Dagster's read-only mode."""
     from ops_pipelines import runner
-    from ops_pipelines.lib.mlops.tracking import default_tracking_uri
+    from ops_pipelines.lib.mlops.registry_store import RegistryLocation, read_marker
 
     home = prepare_embedded_instance()
     # MLflow's UI server would also start a pool of job workers (~240 MB each) for features we do not use.
     env = {**os.environ, "DAGSTER_HOME": str(home), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    procs = [
-        runner.start_process([runner.dagster_bin("dagster-webserver"), "-h", args.host, "-p", str(args.port), *runner.CODE_LOCATION], env),
-        runner.start_daemon(env),
-        runner.start_process([runner.dagster_bin("mlflow"), "ui", "--host", args.host, "--port", str(args.port + 1),
-                              "--backend-store-uri", default_tracking_uri(settings.data_home())], env),
-    ]
-    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}), MLflow UI on "
-          f"http://{args.host}:{args.port + 1}; Ctrl-C stops them.", flush=True)
+    webserver = [runner.dagster_bin("dagster-webserver"), "-h", args.host, "-p", str(args.port), *runner.CODE_LOCATION]
+    if args.read_only:
+        # No daemon either: it launches runs (schedules, sensors), which is what read-only viewers must not do.
+        # No MLflow UI: it has no read-only mode (it can move the champion alias and delete runs).
+        procs = [runner.start_process([*webserver, "--read-only"], env)]
+        print(f"Dagster UI (read-only: no launching, no schedule or sensor changes) on http://{args.host}:{args.port} "
+              f"(DAGSTER_HOME={home}); no daemon, no MLflow UI; Ctrl-C stops it.", flush=True)
+    else:
+        procs = [runner.start_process(webserver, env), runner.start_daemon(env)]
+        registry = RegistryLocation.of_home(settings.data_home())
+        if read_marker(registry.home) is None or (registry.sqlite_path and not registry.sqlite_path.exists()):
+            # `mlflow ui` would create an empty store, hiding a deleted one from the next run's check.
+            mlflow_note = f"MLflow UI not started: no registry store initialised at {registry.describe()} (ops-pipelines init)"
+        else:
+            procs.append(runner.start_process([runner.dagster_bin("mlflow"), "ui", "--host", args.host, "--port", str(args.port + 1),
+                                               "--backend-store-uri", registry.tracking_uri], env))
+            mlflow_note = f"MLflow UI on http://{args.host}:{args.port + 1}"
+        print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}), {mlflow_note}; Ctrl-C stops them.",
+              flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop must also stop the children
     try:
         while all(p.poll() is None for p in procs):
@@ -278,6 +314,15 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--json", required=True, help="where to write the JSON verdicts")
     drift.set_defaults(func=cmd_drift)
 
+    init = sub.add_parser("init", help="create the data home's stores (folders, Dagster instance, MLflow registry); "
+                          "idempotent")
+    init.add_argument("--home", default=None,
+                      help=f"the data home (default: ${settings.HOME_ENV} or ./.ops_pipelines)")
+    init.add_argument("--new-registry", action="store_true",
+                      help="the home had a registry store that is gone: start a new, empty one knowingly "
+                           "(its old model versions stay orphaned)")
+    init.set_defaults(func=cmd_init)
+
     datasets = sub.add_parser("datasets", help="list training dataset versions with their lineage")
     datasets.add_argument("--model", default=None, help="one model (default: every configured model)")
     datasets.set_defaults(func=cmd_datasets)
@@ -290,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui = sub.add_parser("ui", help="start the Dagster UI and daemon on the embedded instance")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--read-only", action="store_true",
+                    help="for people who should look but not launch: Dagster's read-only webserver, no daemon, no MLflow UI")
     ui.set_defaults(func=cmd_ui)
     return parser
 

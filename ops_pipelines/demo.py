@@ -14,14 +14,20 @@ DEMO_FOLDERS = ("landing", "storage", "state", "datasets", "mlflow", "reports", 
 
 
 def reset_data_home() -> None:
+    """Remove what the demo owns and initialise the home afresh (the demo's registry is its own)."""
+    from ops_pipelines.lib.mlops.registry_store import STORES_FILE
+    from ops_pipelines.lib.platform.home import init_home
+
     home = settings.data_home()
     for name in DEMO_FOLDERS:
         shutil.rmtree(home / name, ignore_errors=True)
+    (home / STORES_FILE).unlink(missing_ok=True)
     instance_dir = settings.dagster_home()
     if instance_dir.exists():  # keep dagster.yaml, drop run history, event logs and schedule state
         for child in instance_dir.iterdir():
             if child.name != "dagster.yaml":
                 shutil.rmtree(child) if child.is_dir() else child.unlink()
+    init_home(home)
 
 
 def run_demo(days: int, start: dt.date, seed: int, out: TextIO) -> int:

@@ -114,6 +114,7 @@ def test_run_goes_through_your_own_landing_zone_day_by_day_and_says_which_day_fa
     bad.parent.mkdir(parents=True)
     bad.write_text(header + "\n" + "yesterday,frontend,cpu,lots,\n" * 20)
 
+    assert run(["init", "--home", "mine"], tmp_path).returncode == 0  # a new data home: its stores, once
     out = run(["run", "--from", "2026-03-02", "--to", "2026-03-04", "--home", "mine"], tmp_path)
     assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Traceback" not in out.stderr
@@ -140,3 +141,18 @@ def test_run_refuses_a_range_it_cannot_run_without_starting_anything(tmp_path):
     out = run(["run", "--from", "2026-03-02", "--to", "2026-03-03"], tmp_path)
     assert out.returncode == 2 and "no landing files for any day from 2026-03-02 to 2026-03-03" in out.stderr
     assert not (tmp_path / "home" / "dagster").exists()
+
+
+def test_init_creates_the_stores_and_refuses_to_replace_a_deleted_registry(tmp_path):
+    out = run(["init", "--home", "mine"], tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    home = tmp_path / "mine"
+    assert f"registry store {home / 'mlflow' / 'mlflow.db'}: created (store id " in out.stdout
+    assert (home / "mlflow" / "mlflow.db").exists() and (home / "stores.json").exists()
+    assert (home / "dagster" / "dagster.yaml").exists() and (home / "landing").is_dir()
+
+    (home / "mlflow" / "mlflow.db").unlink()
+    again = run(["init", "--home", "mine"], tmp_path)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert again.stderr.startswith(f"error: the MLflow registry store {home / 'mlflow' / 'mlflow.db'} does not exist")
+    assert "--new-registry" in again.stderr and not (home / "mlflow" / "mlflow.db").exists()

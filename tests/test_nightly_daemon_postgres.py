@@ -23,6 +23,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ops_pipelines.lib.platform.home import init_home
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FIRST_DAY = dt.date(2026, 3, 2)
@@ -115,6 +117,7 @@ def test_two_nights_run_through_the_daemon_on_postgres(pg, tmp_path):
     db = fresh_database(pg)
     home, dagster_home = tmp_path / "ops_home", instance_home(tmp_path / "dagster_home")
     small_world(home / "landing", tmp_path)
+    init_home(home)  # `ops-pipelines init`: runs never create the MLflow registry store
     requests = nightly_requests()
     assert [r.partition_key for r in requests] == DAYS
     lap("world and schedule ticks")

@@ -10,7 +10,8 @@ from ops_pipelines.lib.mlops.config import models_file
 
 class MLOpsConfig(dg.ConfigurableResource):
     """Defaults keep everything under the data home: `datasets/`, `mlflow/` (SQLite + artifacts), `reports/`.
-    `OPS_MLFLOW_TRACKING_URI` points MLflow at another backend (e.g. the production Postgres server)."""
+    `OPS_MLFLOW_TRACKING_URI` points MLflow at another backend (e.g. the production Postgres server).
+    The registry store must have been created by `ops-pipelines init`: runs never create one."""
 
     models_path: str = Field(default_factory=lambda: str(models_file()),
                              description="The monitored models; default $OPS_PIPELINES_MODELS or assets/mlops/models.json.")
@@ -56,10 +57,8 @@ class MLOpsConfig(dg.ConfigurableResource):
         return Path(self.home) / "reports"
 
     def mlflow_client(self):
-        from ops_pipelines.lib.mlops.tracking import (
-            configure_mlflow,
-            default_artifact_root,
-            default_tracking_uri,
-        )
+        """A client on the home's registry store; RegistryStoreError when the store is missing, was
+        re-created empty or is another home's (`ops-pipelines init` creates it; nothing else does)."""
+        from ops_pipelines.lib.mlops.registry_store import RegistryLocation, open_registry
 
-        return configure_mlflow(self.tracking_uri or default_tracking_uri(self.home), default_artifact_root(self.home))
+        return open_registry(RegistryLocation.of_home(self.home, self.tracking_uri))

@@ -26,6 +26,7 @@ from ops_pipelines.io.parquet import (
     write_parquet_atomic,
 )
 from ops_pipelines.lib.mlops.cli_mlops import list_datasets, reproduce
+from ops_pipelines.lib.platform.home import init_home
 from ops_pipelines.resources.mlops_config import MLOpsConfig
 from ops_pipelines.settings import ASSETS_DIR
 
@@ -68,6 +69,7 @@ def world(tmp_path):
     spec["training"] = {"window_days": 2, "holdout_share": 0.25, "min_rows": 1000}
     (tmp_path / "models.json").write_text(json.dumps({"models": [spec]}))
     config = MLOpsConfig(models_path=str(tmp_path / "models.json"), home=str(tmp_path / "home"), storage_dir=str(storage))
+    init_home(tmp_path / "home")  # `ops-pipelines init`: runs never create the registry store
     return {"mlops_config": config, "io_manager": ParquetIOManager(base_dir=str(storage)), "storage": storage}
 
 
@@ -161,3 +163,56 @@ def test_a_dataset_failing_a_blocking_expectation_never_reaches_training_or_the_
         client = world["mlops_config"].mlflow_client()
         name = world["mlops_config"].spec(MODEL).registered_name
         assert client.search_model_versions(f"name='{name}'") == []
+
+
+def bootstrap(world, instance):
+    """Days 1-2 and the bootstrap retraining: v1 is the champion. Returns the bootstrap request."""
+    drift_day(world, DAYS[0], instance)
+    _, cursor = sensor_requests(instance)
+    drift_day(world, DAYS[1], instance)
+    [request], _ = sensor_requests(instance, cursor)
+    assert retrain(request, instance, world).success
+    return request
+
+
+def test_re_running_a_retraining_partition_on_the_same_data_registers_no_duplicate(world):
+    """Defect 9: the same dataset version, code and params used to register v2 (an exact copy) and
+    promote it on the tie."""
+    with dg.instance_for_test() as instance:
+        request = bootstrap(world, instance)
+        client = world["mlops_config"].mlflow_client()
+        name = world["mlops_config"].spec(MODEL).registered_name
+        runs_before = len(client.search_runs([client.get_experiment_by_name(name).experiment_id]))
+
+        again = retrain(request, instance, world)
+        assert again.success
+        assert [str(v.version) for v in client.search_model_versions(f"name='{name}'")] == ["1"]
+        assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
+        assert len(client.search_runs([client.get_experiment_by_name(name).experiment_id])) == runs_before
+        candidate = again.asset_materializations_for_node("candidate_model")[0].metadata
+        assert candidate["reused"].value is True and candidate["model_version"].value == 1
+        assert "v1 was trained on dataset version" in candidate["reuse_reason"].value
+        evaluation = again.asset_materializations_for_node("model_evaluation")[0].metadata
+        assert evaluation["decision"].value == "unchanged" and "already the champion" in evaluation["reason"].value
+
+
+def test_a_deleted_registry_store_fails_loudly_instead_of_starting_a_new_registry(world):
+    """Defect 4: with mlflow.db deleted, the next drift report said "no champion yet" and the sensor
+    bootstrapped a new v1, orphaning the old versions, artifacts and dataset versions."""
+    with dg.instance_for_test() as instance:
+        bootstrap(world, instance)
+        _, cursor = sensor_requests(instance)
+        store = Path(world["mlops_config"].home) / "mlflow" / "mlflow.db"
+        store.unlink()
+        result = dg.materialize(
+            [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
+            partition_key=DAYS[2], instance=instance, resources={k: world[k] for k in ("mlops_config", "io_manager")},
+            selection=[drift_report], raise_on_error=False)
+        assert not result.success
+        [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+        message = str(failure.step_failure_data.error.to_string())
+        assert "RegistryStoreError" in message and str(store) in message and "--new-registry" in message
+        assert "dataset version(s)" in message and "model artifacts" in message
+        assert not store.exists()  # nothing silently created in its place
+        requests, _ = sensor_requests(instance, cursor)
+        assert requests == []  # and no bootstrap of a new v1

@@ -87,28 +87,46 @@ def training_dataset(context: dg.AssetExecutionContext, mlops_config: MLOpsConfi
 @dg.asset(partitions_def=training_partitions, group_name="mlops", owners=["team:mlops"], kinds={"mlflow", "sklearn"})
 def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_config: MLOpsConfig):
     """The configured pipeline trained on the dataset version, logged to MLflow (params, metrics, dataset
-    input, skops model) and registered as a new version of the model."""
+    input, skops model) and registered as a new version of the model; or, when a version was already
+    trained on the same dataset version with the same code and params, that version (`reused`)."""
     import pandas as pd
 
+    from ops_pipelines.lib.mlops.reproduce import recorded_metrics
     from ops_pipelines.lib.mlops.selection import split_holdout
-    from ops_pipelines.lib.mlops.training import train_candidate
+    from ops_pipelines.lib.mlops.training import identical_version, train_candidate
 
     day, model = _partition(context)
-    spec, store = mlops_config.spec(model), mlops_config.datasets()
+    spec, store, client = mlops_config.spec(model), mlops_config.datasets(), mlops_config.mlflow_client()
     version = store.get(model, str(training_dataset["version"].iloc[0]))
     if not version.lineage["validation"]["passed"]:  # the blocking checks stop the run first; never train on it
         raise dg.Failure(f"dataset version {version.version} failed validation: {version.lineage['validation']['failures']}")
     train, holdout = split_holdout(store.load(model, version.version), spec)
+    same = identical_version(client, spec, version.version)
+    if same is not None:
+        # A re-run on the same data: the fit is deterministic, so a new version would be a copy (and win a tie).
+        note = (f"v{same.version} was trained on dataset version {version.version} with the same code and params: "
+                "reused, no new version registered")
+        context.log.info(f"{model}: {note}")
+        metrics = recorded_metrics(client, spec.registered_name, same.version)
+        return dg.Output(
+            pd.DataFrame([{"model": model, "registered_name": spec.registered_name, "version": int(same.version),
+                           "run_id": same.run_id, "dataset_version": version.version, "reused": True, **metrics}]),
+            metadata={"registered_model": spec.registered_name, "model_version": int(same.version),
+                      "mlflow_run_id": same.run_id, "dataset_version": version.version, "reused": True,
+                      "reuse_reason": note, "train_rows": len(train), "holdout_rows": len(holdout),
+                      **{k: float(v) for k, v in metrics.items()}},
+        )
     tags = {"ops.trigger": context.run.tags.get("ops/trigger", "manual"), "ops.as_of": day,
             "ops.drift_event": context.run.tags.get("ops/drift_event", ""),
             "ops.incidents_excluded": ",".join(version.lineage.get("incident_ids", [])),
             "ops.dagster_run_id": context.run.run_id}
-    candidate = train_candidate(spec, version, train, holdout, client=mlops_config.mlflow_client(), tags=tags)
+    candidate = train_candidate(spec, version, train, holdout, client=client, tags=tags)
     return dg.Output(
         pd.DataFrame([{"model": model, "registered_name": spec.registered_name, "version": candidate.version,
-                       "run_id": candidate.run_id, "dataset_version": version.version, **candidate.metrics}]),
+                       "run_id": candidate.run_id, "dataset_version": version.version, "reused": False,
+                       **candidate.metrics}]),
         metadata={"registered_model": spec.registered_name, "model_version": candidate.version, "mlflow_run_id": candidate.run_id,
-                  "dataset_version": version.version, "train_rows": len(train), "holdout_rows": len(holdout),
+                  "dataset_version": version.version, "reused": False, "train_rows": len(train), "holdout_rows": len(holdout),
                   **{k: float(v) for k, v in candidate.metrics.items()}},
     )
 
@@ -129,6 +147,17 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
     _, holdout = split_holdout(store.load(model, str(training_dataset["version"].iloc[0])), spec)
     version = int(candidate_model["version"].iloc[0])
     current = champion_version(client, spec.registered_name)
+    if current is not None and int(current.version) == version:
+        # Reused by candidate_model: the champion against itself would be a tie, decided by nothing.
+        reason = f"v{version} is already the champion (same dataset version, code and params): nothing to decide."
+        context.log.info(f"{model} v{version}: unchanged: {reason}")
+        return dg.Output(
+            pd.DataFrame([{"model": model, "as_of": day, "candidate_version": version, "champion_version": version,
+                           "decision": "unchanged", "reason": reason, "candidate_metric": float("nan"),
+                           "champion_metric": float("nan")}]),
+            metadata={"decision": "unchanged", "reason": reason, "candidate_version": version,
+                      "previous_champion": version, "reused": True},
+        )
     champion = load_version(client, spec.registered_name, int(current.version)) if current is not None else None
     evaluation = compare(spec, load_version(client, spec.registered_name, version), champion, holdout,
                          champion_version=int(current.version) if current is not None else None)
@@ -141,5 +170,6 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
                        "candidate_metric": evaluation.candidate_metric, "champion_metric": evaluation.champion_metric}]),
         metadata={"decision": decision, "reason": evaluation.reason, "candidate_version": version,
                   "previous_champion": int(current.version) if current is not None else 0,
+                  "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
                   **evaluation.to_metadata()},
     )

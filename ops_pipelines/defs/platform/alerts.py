@@ -9,16 +9,21 @@ def alerts_path():
     return settings.data_home() / "alerts" / "run_failures.jsonl"
 
 
-@dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30)
-def run_failure_sensor(context: dg.RunFailureSensorContext):
+def record_run_failure(context: dg.RunFailureSensorContext) -> None:
     """Every failed run of this code location is recorded in `alerts/run_failures.jsonl` (run id,
-    job, partition, failed steps, error) and posted to OPS_PIPELINES_ALERT_WEBHOOK_URL when set."""
+    job, partition, failed steps, error) and posted to OPS_PIPELINES_ALERT_WEBHOOK_URL when set,
+    with retries; a webhook that stays down is recorded there too (host and reason) and logged."""
+    import time
+
     from ops_pipelines.lib.platform.alerts import (
         append_alert,
+        delivery_failure,
         failure_alert,
         post_alert,
+        redact,
         webhook_url,
     )
+    from ops_pipelines.lib.secrets import configured_secrets
 
     run = context.dagster_run
     steps = [e.step_key for e in context.get_step_failure_events() if e.step_key]
@@ -29,6 +34,7 @@ def run_failure_sensor(context: dg.RunFailureSensorContext):
         failed_steps=steps,
         error=_error_summary(context),
         failed_at=_failed_at(context),
+        secrets=configured_secrets(),
     )
     append_alert(alerts_path(), alert)
     # Read per evaluation, not at load: the URL is a secret of the deployment, never logged in full.
@@ -36,8 +42,20 @@ def run_failure_sensor(context: dg.RunFailureSensorContext):
     if url is None:
         context.log.info(f"run {run.run_id} failed; alert recorded in {alerts_path()}")
         return
-    delivered, outcome = post_alert(url, alert)
-    (context.log.info if delivered else context.log.warning)(f"run {run.run_id} failure alert: {outcome}")
+    delivery = post_alert(url, alert)
+    if delivery.delivered:
+        context.log.info(f"run {run.run_id} failure alert: {delivery.outcome} (attempt {delivery.attempts})")
+        return
+    # Never raised: the cursor moves on, so a dead webhook does not make the daemon re-send old failures.
+    append_alert(alerts_path(), delivery_failure(alert, url, delivery, time.time()))
+    context.log.warning(f"run {run.run_id} failure alert NOT delivered to {redact(url)}: {delivery.outcome}; "
+                        f"recorded in {alerts_path()}")
+
+
+run_failure_sensor = dg.run_failure_sensor(
+    name="run_failure_sensor", default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+    description=" ".join(record_run_failure.__doc__.split()),
+)(record_run_failure)
 
 
 def _error_summary(context: dg.RunFailureSensorContext) -> str:

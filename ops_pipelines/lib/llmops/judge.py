@@ -2,7 +2,8 @@
 
 Off unless asked for. Endpoint from `OPS_LLM_JUDGE_BASE_URL` / `OPS_LLM_JUDGE_MODEL`, the API key
 only from the environment (`OPS_LLM_JUDGE_API_KEY` by default): it is sent as a bearer token and
-never logged, returned or cached. Question, contexts and answer are PII-redacted before they leave
+never logged, returned or cached; a server that echoes it (in an error or in a 200 reply) has it,
+and every other configured secret, scrubbed out of every error, reason and cache entry. Question, contexts and answer are PII-redacted before they leave
 the machine. Results are cached, one JSON file per (trace, prompt, model, content) key, so a re-run
 of a partition asks nothing twice. A reply we cannot parse, or a failed call, is an error on its
 row (`judge_error`), never a crash and never a made-up score; errors are not cached.
@@ -31,6 +32,7 @@ import pandas as pd
 
 from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.llmops.pii import redact
+from ops_pipelines.lib.secrets import configured_secrets, scrub, scrub_value, url_secrets
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,7 @@ VERDICTS = ("good", "hallucinated", "irrelevant", "refusal")
 COLUMNS = ["trace_id", "judge_groundedness", "judge_relevance", "judge_verdict", "judge_reason", "judge_error",
            "judge_cached"]
 MAX_RETRY_AFTER_S = 60.0  # a server asking for longer is treated as down for this run, not waited on
+MAX_ERROR_BODY_BYTES = 65_536  # read whole (then scrub, then cut): a cut first could leave half a key
 _MAX_CONTEXT_CHARS = 12_000  # bounds the request size; the rubric tells the judge the context may be cut
 
 RUBRIC = f"""You are an evaluator of answers produced by a retrieval-augmented assistant.
@@ -193,13 +196,17 @@ def _sleep(seconds: float) -> None:  # a seam for tests: they record waits inste
     time.sleep(seconds)
 
 
-def _scrub(text: str, secret: str | None) -> str:
-    return text.replace(secret, "***") if secret else text
+def secrets_of(config: JudgeConfig) -> list[str]:
+    """What must never leave `_post` in text: the API key, credentials in the base URL, and every
+    other secret this process is configured with."""
+    return [os.environ.get(config.api_key_env) or "", *url_secrets(config.base_url), *configured_secrets()]
 
 
 def _post(config: JudgeConfig, messages: list[dict[str, str]]) -> Any:
-    """One chat completion with retries on timeouts, connection errors, 429 and 5xx."""
+    """One chat completion with retries on timeouts, connection errors, 429 and 5xx. The reply text
+    and every error come back with the secrets already scrubbed."""
     key = os.environ.get(config.api_key_env) or None
+    secrets = secrets_of(config)
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
     body = json.dumps({"model": config.model, "messages": messages, "temperature": 0}).encode()
     url = config.base_url.rstrip("/") + "/chat/completions"
@@ -211,12 +218,14 @@ def _post(config: JudgeConfig, messages: list[dict[str, str]]) -> Any:
             with urllib.request.urlopen(request, timeout=config.timeout_s) as response:
                 payload = response.read()
             try:
-                return _reply_text(payload)
+                content = _reply_text(payload)
             except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-                raise JudgeCallError(f"invalid response: not a chat completion: {payload[:120]!r}") from None
+                text = scrub(payload.decode("utf-8", "replace"), secrets)
+                raise JudgeCallError(f"invalid response: not a chat completion: {text[:120]!r}") from None
+            return scrub(content, secrets) if isinstance(content, str) else content
         except urllib.error.HTTPError as err:
             try:
-                detail = _scrub(err.read(200).decode("utf-8", "replace"), key)
+                detail = scrub(err.read(MAX_ERROR_BODY_BYTES).decode("utf-8", "replace"), secrets)
             except (OSError, http.client.HTTPException):
                 detail = ""
             failure = f"http {err.code}: {detail.strip()[:200]}"
@@ -229,7 +238,7 @@ def _post(config: JudgeConfig, messages: list[dict[str, str]]) -> Any:
             if isinstance(err.reason, TimeoutError):
                 failure = f"timeout after {config.timeout_s}s"
             else:
-                failure = f"connection error: {_scrub(str(err.reason), key)}"
+                failure = f"connection error: {scrub(str(err.reason), secrets)}"
         except (OSError, http.client.HTTPException) as err:  # reset or dropped mid-response
             failure = f"connection error: {type(err).__name__}"
         if attempt < config.max_retries:
@@ -239,16 +248,17 @@ def _post(config: JudgeConfig, messages: list[dict[str, str]]) -> Any:
     raise JudgeCallError(f"{failure} (after {config.max_retries + 1} attempts)")
 
 
-def _read_cache(path: Path | None) -> dict[str, Any] | None:
+def _read_cache(path: Path | None, secrets: list[str]) -> dict[str, Any] | None:
     if path is None or not path.is_file():
         return None
     try:
         cached = json.loads(path.read_text())
         if cached["verdict"] not in VERDICTS:
             return None
+        # Scrubbed on the way out too: an entry written before scrubbing existed may hold a key.
         return {"groundedness": _score(cached["groundedness"], "groundedness"),
                 "relevance": _score(cached["relevance"], "relevance"), "verdict": cached["verdict"],
-                "reason": cached["reason"]}
+                "reason": scrub_value(cached["reason"], secrets)}
     except (ValueError, KeyError, TypeError, OSError):
         return None  # a damaged entry is a miss; the fresh answer overwrites it
 
@@ -261,15 +271,17 @@ def _write_cache(path: Path, key: str, config: JudgeConfig, result: dict[str, An
 
 def _judge_one(config: JudgeConfig, key: str, messages: list[dict[str, str]]) -> dict[str, Any]:
     path = Path(config.cache_dir) / f"{key}.json" if config.cache_dir else None
-    cached = _read_cache(path)
+    secrets = secrets_of(config)
+    cached = _read_cache(path, secrets)
     if cached is not None:
         return {**cached, "error": None, "cached": True}
     try:
         result = parse_judgement(_post(config, messages))
     except JudgeCallError as err:
-        return {"error": str(err), "cached": False}
+        return {"error": scrub(str(err), secrets), "cached": False}
     except (ValueError, TypeError) as err:
-        return {"error": f"invalid response: {err}", "cached": False}
+        return {"error": scrub(f"invalid response: {err}", secrets), "cached": False}
+    result = scrub_value(result, secrets)  # the reason is the server's text
     if path is not None:
         _write_cache(path, key, config, result)
     return {**result, "error": None, "cached": False}

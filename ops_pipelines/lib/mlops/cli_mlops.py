@@ -8,13 +8,9 @@ from typing import TextIO
 
 
 def _client(home: Path):
-    from ops_pipelines.lib.mlops.tracking import (
-        configure_mlflow,
-        default_artifact_root,
-        default_tracking_uri,
-    )
+    from ops_pipelines.lib.mlops.registry_store import RegistryLocation, open_registry
 
-    return configure_mlflow(default_tracking_uri(home), default_artifact_root(home))
+    return open_registry(RegistryLocation.of_home(home))
 
 
 def list_datasets(home: Path, model: str | None, out: TextIO) -> int:

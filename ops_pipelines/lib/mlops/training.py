@@ -31,6 +31,9 @@ MODEL_NAME = "model"  # the model's name inside its run
 SKOPS_TRUSTED_TYPES = ("numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor")
 # Pinned from the installed versions: inferring requirements spawns a subprocess (11-15 s).
 REQUIREMENT_PACKAGES = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
+# The modules whose code decides a version's rows and fit: a change to any of them is new code.
+FINGERPRINT_MODULES = ("training", "selection", "config", "datasets")
+FINGERPRINT_TAG = "ops.training_fingerprint"
 LINEAGE_KEYS = ("window", "window_start", "window_end", "excluded", "incident_ids", "upstream_partitions", "created_at")
 TAG_LIMIT = 5000
 
@@ -61,6 +64,34 @@ def code_version(spec: ModelSpec) -> str:
         package = "0+unknown"
     entry = json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
     return f"{package}+cfg.{hashlib.sha256(entry.encode()).hexdigest()[:12]}"
+
+
+def code_fingerprint() -> str:
+    """sha256 (12 hex) of the source of FINGERPRINT_MODULES, the pinned library versions and the seed:
+    changes with any edit to the code that shapes a fit, released or not."""
+    from pathlib import Path
+
+    digest = hashlib.sha256(json.dumps({"requirements": pip_requirements(), "seed": SEED}).encode())
+    for name in FINGERPRINT_MODULES:
+        digest.update((Path(__file__).with_name(f"{name}.py")).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def training_fingerprint(spec: ModelSpec, dataset_version: str) -> str:
+    """What a trained version is a function of: the dataset version (content hash), the model's
+    config entry (features, estimator and its params, split) with the package version, and the code
+    fingerprint. Equal fingerprints train identical models (the fit is deterministic)."""
+    parts = {"dataset": dataset_version, "config": code_version(spec), "code": code_fingerprint()}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def identical_version(client: MlflowClient, spec: ModelSpec, dataset_version: str):
+    """The newest registered version of the model trained on the same dataset version with the same
+    code and params (same training fingerprint), or None: retraining it would only register a copy."""
+    fingerprint = training_fingerprint(spec, dataset_version)
+    versions = client.search_model_versions(f"name='{spec.registered_name}'")
+    same = [v for v in versions if v.tags.get(FINGERPRINT_TAG) == fingerprint]
+    return max(same, key=lambda v: int(v.version)) if same else None
 
 
 def check_frame(frame: pd.DataFrame, spec: ModelSpec, role: str) -> None:
@@ -231,6 +262,8 @@ def train_candidate(spec: ModelSpec, dataset: DatasetVersion, train: pd.DataFram
         "ops.dataset_path": str(dataset.path),
         "ops.lineage": lineage_summary(dataset),
         "ops.code_version": code_version(spec),
+        "ops.code_fingerprint": code_fingerprint(),
+        FINGERPRINT_TAG: training_fingerprint(spec, dataset.version),
         "ops.train_rows": str(len(train)),
         "ops.holdout_rows": str(len(holdout)),
         **(tags or {}),

@@ -104,6 +104,18 @@ class JudgeServer:
             return 503, {}, b'{"error": {"message": "overloaded"}}'
         if scenario == "unauthorized":  # echoes the credential the way some proxies do
             return 401, {}, json.dumps({"error": {"message": f"invalid credential: {auth}"}}).encode()
+        # Servers that echo the key in a 200 reply or a 5xx body, placed where a cut at a fixed length
+        # (120 or 200 characters) would fall inside it.
+        key = auth.removeprefix("Bearer ")
+        if scenario == "echonotchat":
+            return 200, {}, json.dumps({"debug": "x" * 96, "key": key}).encode()
+        if scenario == "echoreason":
+            return 200, {}, _completion(json.dumps({"groundedness": g, "relevance": r, "verdict": v,
+                                                    "reason": f"checked with credential {key}"}))
+        if scenario == "echotext":
+            return 200, {}, _completion(f"I cannot grade this; my credential {key} has no quota left.")
+        if scenario == "echo500":
+            return 500, {}, json.dumps({"error": {"message": "y" * 170 + f" credential {key}"}}).encode()
         if scenario == "slow":
             time.sleep(SLOW_S)
         return 200, {}, _completion(obj)

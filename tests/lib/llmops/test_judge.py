@@ -107,6 +107,39 @@ def test_a_401_is_not_retried_and_the_echoed_key_is_scrubbed(server, tmp_path, w
     assert KEY not in out.loc[0, "judge_error"] and "***" in out.loc[0, "judge_error"]
 
 
+def _pieces(secret: str, size: int = 8) -> set[str]:
+    return {secret[i:i + size] for i in range(len(secret) - size + 1)}
+
+
+def test_a_key_echoed_in_a_200_reply_or_a_5xx_body_is_scrubbed_everywhere(server, tmp_path, waits, caplog):
+    """Defect 8: the 401 path was scrubbed, a 200 reply's raw body was not (and cuts at 120 or 200
+    characters could leave part of the key)."""
+    rows = frame("[scenario:echonotchat]", "[scenario:echoreason] [score:0.7/0.6/good]", "[scenario:echotext]",
+                 "[scenario:echo500]", "[scenario:unauthorized]")
+    with caplog.at_level("DEBUG", logger="ops_pipelines.lib.llmops.judge"):
+        out = judge_traces(rows, config(server, tmp_path))
+        again = judge_traces(rows, config(server, tmp_path))  # the reason comes from the cache this time
+    errors = out["judge_error"].tolist()
+    assert errors[0].startswith("invalid response: not a chat completion")
+    assert errors[1] is None and out.loc[1, "judge_reason"] == "checked with credential ***"
+    assert again.loc[1, "judge_cached"] and again.loc[1, "judge_reason"] == "checked with credential ***"
+    assert errors[2].startswith("invalid response: no JSON object") and "***" in errors[2]
+    assert errors[3].startswith("http 500") and errors[4].startswith("http 401")
+    stored = [str(v) for frame_ in (out, again) for v in frame_.to_numpy().ravel()]
+    stored += [f.read_text() for f in (tmp_path / "cache").glob("*.json")] + [caplog.text]
+    text = "\n".join(stored)
+    assert KEY not in text and not any(piece in text for piece in _pieces(KEY)), text
+
+
+def test_a_key_in_an_old_cache_entry_is_scrubbed_on_the_way_out(server, tmp_path):
+    judge_traces(frame("a"), config(server, tmp_path))
+    [entry] = (tmp_path / "cache").glob("*.json")
+    record = json.loads(entry.read_text())
+    entry.write_text(json.dumps({**record, "reason": f"old entry with {KEY}"}))
+    out = judge_traces(frame("a"), config(server, tmp_path))
+    assert out.loc[0, "judge_cached"] and out.loc[0, "judge_reason"] == "old entry with ***"
+
+
 def test_an_unreachable_endpoint_is_an_error_not_a_crash(tmp_path, waits):
     with socket.socket() as sock:  # a loopback port nobody listens on
         sock.bind(("127.0.0.1", 0))

@@ -78,6 +78,23 @@ def test_code_version_changes_with_the_config_entry():
     assert code_version(tweaked) != code_version(SPEC)
 
 
+def test_the_training_fingerprint_is_data_config_and_code(world, monkeypatch):
+    import dataclasses
+
+    from ops_pipelines.lib.mlops import training
+    from ops_pipelines.lib.mlops.training import identical_version, training_fingerprint
+
+    client, dataset = world["client"], world["dataset"]
+    tags = client.get_model_version(SPEC.registered_name, str(world["candidate"].version)).tags
+    assert tags["ops.training_fingerprint"] == training_fingerprint(SPEC, dataset.version)
+    assert int(identical_version(client, SPEC, dataset.version).version) == world["candidate"].version
+    assert identical_version(client, SPEC, "0" * 16) is None  # other data
+    tweaked = dataclasses.replace(SPEC, estimator_params={**SPEC.estimator_params, "C": 0.5})
+    assert identical_version(client, tweaked, dataset.version) is None  # other params
+    monkeypatch.setattr(training, "pip_requirements", lambda: ["scikit-learn==0.0"])
+    assert identical_version(client, SPEC, dataset.version) is None  # other library code
+
+
 def test_logged_dataset_inputs_carry_source_and_digest(world):
     run = world["client"].get_run(world["candidate"].run_id)
     by_context = {}
