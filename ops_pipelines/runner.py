@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +46,53 @@ def start_daemon(env: dict[str, str], log: Path | None = None) -> subprocess.Pop
     return start_process([dagster_bin("dagster-daemon"), "run", *CODE_LOCATION], env, log)
 
 
-def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, str]) -> str:
-    """Submit a partition run to the instance's run queue; the daemon launches it. Returns the run id."""
-    run_id = str(uuid.uuid4())
-    all_tags = {"dagster/partition": partition, **tags}
-    done = subprocess.run(
-        [dagster_bin("dagster"), "job", "launch", *CODE_LOCATION, "-j", job, "--run-id", run_id, "--tags", json.dumps(all_tags)],
-        env=env, capture_output=True, text=True, check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"could not submit {job} for {partition}: {done.stderr.strip()[-2000:]}")
-    return run_id
+# The code location as the daemon loads it (`-m ops_pipelines.definitions`): its name is the module's.
+LOCATION_NAME = "ops_pipelines.definitions"
+REPOSITORY_NAME = "__repository__"
+# The UI's own route to the run queue (`dagster job launch` cannot select assets; `dg launch` executes in
+# process, past the queue and the daemon).
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, str], assets: list[str] | None = None,
+               run_config: dict | None = None) -> str:
+    """Submit a partition run of `job` (only `assets` of it when given, with `run_config`) to the instance's run
+    queue, as the UI's launchpad does; the daemon launches it. Returns the run id."""
+    import tempfile
+
+    selector: dict[str, Any] = {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME, "jobName": job}
+    if assets is not None:
+        selector["assetSelection"] = [{"path": [key]} for key in assets]
+    params = {"selector": selector, "runConfigData": run_config or {},
+              "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in {"dagster/partition": partition, **tags}.items()]}}
+    with tempfile.TemporaryDirectory(prefix="ops_launch_") as tmp:
+        answer = Path(tmp, "answer.json")
+        done = subprocess.run(
+            [dagster_bin("dagster-graphql"), *CODE_LOCATION, "-t", LAUNCH_RUN, "-v", json.dumps({"params": params}),
+             "-o", str(answer)], env=env, capture_output=True, text=True, check=False)
+        reply = json.loads(answer.read_text()) if answer.exists() else None
+    result = ((reply or {}).get("data") or {}).get("launchRun") or {}
+    if done.returncode != 0 or result.get("__typename") != "LaunchRunSuccess":
+        raise RuntimeError(f"could not submit {job} for {partition}: {_launch_error(reply, result, done.stderr)}")
+    return result["run"]["runId"]
+
+
+def _launch_error(reply: dict | None, result: dict, stderr: str) -> str:
+    if reply is None:  # the process failed before answering (code location did not load, instance unreachable)
+        return stderr.strip()[-2000:] or "dagster-graphql gave no answer"
+    if result:
+        detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
+        return f"{result.get('__typename')}: {detail.strip()[:2000]}"
+    return json.dumps(reply.get("errors"))[:2000]
 
 
 def wait_for(predicate, timeout: float, what: str, alive: subprocess.Popen | None = None, poll: float = 0.5) -> Any:
