@@ -24,6 +24,11 @@ run_coordinator:
   config:
     max_concurrent_runs: 2
     dequeue_interval_seconds: 1  # the demo submits runs one after another: pick them up at once
+    tag_concurrency_limits:  # two runs of the same day wait for each other (same partitions, same state files)
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
 """
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -143,7 +144,9 @@ def resolve_selection(text: str | None) -> list[str] | None:
         return None
     graph = defs.resolve_asset_graph()
     try:
-        picked = dg.AssetSelection.from_string(text).required_multi_asset_neighbors().resolve(graph)
+        with warnings.catch_warnings():  # the parser passes a beta parameter for `group:`: not the user's concern
+            warnings.simplefilter("ignore")
+            picked = dg.AssetSelection.from_string(text).required_multi_asset_neighbors().resolve(graph)
     except Exception as exc:  # Dagster raises several types for a bad string or an unknown key
         raise ValueError(f"--select {text!r}: {str(exc).splitlines()[0]}") from None
     daily = DAILY_SELECTION.resolve(graph)
