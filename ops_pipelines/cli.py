@@ -29,6 +29,10 @@ run_coordinator:
         value:
           applyLimitPerUniqueValue: true
         limit: 1
+run_retries:  # a run whose worker crashed runs again from the failure (a failed check or bad data does not)
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 """
 
 

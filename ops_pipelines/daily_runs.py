@@ -35,6 +35,7 @@ class DayOutcome:
     retraining: str = ""  # the retraining runs the sensor launched for the day, if any
     error: str = ""  # the first failed step and its error, for a day that did not succeed
     stale: str = ""  # for a later day re-run after the range: why its carried state was stale
+    retries: int = 0  # automatic retries it took (a crashed run worker, an unreachable instance database)
 
 
 def day_range(first: dt.date, last: dt.date) -> list[str]:
@@ -99,16 +100,17 @@ def run_day(instance, day: str, env: dict[str, str], trigger: str, daemon, asset
     t0 = time.perf_counter()
     tags = {"ops/trigger": trigger, **({"ops/rerun_reason": stale[:200]} if stale else {})}
     run_id = runner.launch_run(DAILY_JOB, day, tags, env, assets=assets, run_config=run_config)
-    status = runner.wait_for(lambda: runner.finished_status(instance, run_id), RUN_TIMEOUT_S, f"the {day} run", daemon)
+    run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
     retrained = retraining_note(instance, day, daemon)
     error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)
-    return DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error, stale)
+    return DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error, stale, retries)
 
 
 def progress(outcomes: list[DayOutcome], total: int, out: TextIO) -> None:
     o, i = outcomes[-1], len(outcomes)
     bar = "#" * i + "." * max(total - i, 0)
     note = " (later day re-run: its carried state was stale)" if o.stale else ""
+    note += f" after {o.retries} automatic retr{'y' if o.retries == 1 else 'ies'}" if o.retries else ""
     note += f"; retraining: {o.retraining}" if o.retraining else ""
     note += f"; {o.error}" if o.error else ""
     print(f"[{bar}] {i:>2}/{total} {o.day} {o.status.lower()} in {o.seconds:.0f}s{note}", file=out, flush=True)

@@ -134,6 +134,40 @@ def finished_status(instance, run_id: str) -> str | None:
     return status if status in FINISHED else None
 
 
+def final_run(instance, run_id: str, timeout: float, what: str, daemon: subprocess.Popen | None = None) -> tuple[str, str, int]:
+    """Wait for a run to finish and follow its retries (Dagster's for a crashed worker, ours for an instance
+    database that went away) to the last one: (run id, status, retries)."""
+    retries = 0
+    while True:
+        status = wait_for(lambda r=run_id: finished_status(instance, r), timeout, what, daemon)
+        retry = retry_of(instance, run_id, timeout, daemon) if status == "FAILURE" else None
+        if retry is None:
+            return run_id, status, retries
+        run_id, retries = retry, retries + 1
+
+
+def retry_of(instance, run_id: str, timeout: float, daemon: subprocess.Popen | None) -> str | None:
+    """The run that retries a failed run, once it exists; None when nothing will retry it."""
+    import dagster as dg
+
+    from ops_pipelines.lib.platform.retries import RETRY_OF_TAG, retry_attempt, storage_outage
+
+    run = instance.get_run_by_id(run_id)
+    if run.tags.get("dagster/will_retry") == "true":
+        return wait_for(lambda: instance.get_run_by_id(run_id).tags.get("dagster/auto_retry_run_id"), timeout,
+                        f"the automatic retry of run {run_id}", daemon)
+    kinds = {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+    errors = [getattr(e.dagster_event.event_specific_data, "error", None) for e in instance.all_logs(run_id, of_type=kinds)]
+    if not storage_outage(errors) or retry_attempt(run.tags) is None or sensor_stopped(instance, STORAGE_RETRY_SENSOR):
+        return None
+    found = wait_for(lambda: instance.get_runs(filters=dg.RunsFilter(tags={RETRY_OF_TAG: run_id}), limit=1), timeout,
+                     f"the retry of run {run_id} (its instance database was unreachable)", daemon)
+    return found[0].run_id
+
+
+STORAGE_RETRY_SENSOR = "storage_outage_retry_sensor"
+
+
 def await_sensor_runs(instance, asset: str, partition: str, sensor: str, job: str, daemon: subprocess.Popen,
                       timeout: float) -> list:
     """Wait until `sensor` has read the newest materialization of `asset`'s partition and every `job` run
