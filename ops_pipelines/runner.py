@@ -197,8 +197,8 @@ def failure_reason(instance, run_id: str) -> str:
     for entry in instance.all_logs(run_id, of_type=kinds):
         event = entry.dagster_event
         error = getattr(event.event_specific_data, "error", None)
-        while error is not None and error.cause is not None:  # Dagster wraps the asset's exception
-            error = error.cause
+        while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+            error = error.cause  # Dagster wraps the asset's exception; the asset's own says what broke
         text = " ".join(line.strip() for line in (error.message if error is not None else event.message or "").splitlines())
         text = re.sub(r"^(?:\w+\.)+(?=\w+(?:Error|Exception)\b)", "", text.strip())  # the class name without its module
         where = f"{event.step_key}: " if event.step_key else ""
