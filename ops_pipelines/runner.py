@@ -153,16 +153,24 @@ def retry_of(instance, run_id: str, timeout: float, daemon: subprocess.Popen | N
     from ops_pipelines.lib.platform.retries import RETRY_OF_TAG, retry_attempt, storage_outage
 
     run = instance.get_run_by_id(run_id)
-    if run.tags.get("dagster/will_retry") == "true":
-        return wait_for(lambda: instance.get_run_by_id(run_id).tags.get("dagster/auto_retry_run_id"), timeout,
-                        f"the automatic retry of run {run_id}", daemon)
     kinds = {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
     errors = [getattr(e.dagster_event.event_specific_data, "error", None) for e in instance.all_logs(run_id, of_type=kinds)]
-    if not storage_outage(errors) or retry_attempt(run.tags) is None or sensor_stopped(instance, STORAGE_RETRY_SENSOR):
+    ours = storage_outage(errors) and retry_attempt(run.tags) is not None and not sensor_stopped(instance, STORAGE_RETRY_SENSOR)
+    if run.tags.get("dagster/will_retry") != "true" and not ours:
         return None
-    found = wait_for(lambda: instance.get_runs(filters=dg.RunsFilter(tags={RETRY_OF_TAG: run_id}), limit=1), timeout,
-                     f"the retry of run {run_id} (its instance database was unreachable)", daemon)
-    return found[0].run_id
+
+    def found() -> str | None:  # Dagster's retry, or ours when Dagster's could not be launched
+        tags = instance.get_run_by_id(run_id).tags
+        mine = instance.get_runs(filters=dg.RunsFilter(tags={RETRY_OF_TAG: run_id}), limit=1)
+        if tags.get("dagster/auto_retry_run_id") or mine:
+            return tags.get("dagster/auto_retry_run_id") or mine[0].run_id
+        return NO_RETRY if tags.get("dagster/will_retry") == "false" and not ours else None
+
+    retry = wait_for(found, timeout, f"the automatic retry of run {run_id}", daemon)
+    return None if retry == NO_RETRY else retry
+
+
+NO_RETRY = "-"  # Dagster's retry could not be launched and ours does not apply
 
 
 STORAGE_RETRY_SENSOR = "storage_outage_retry_sensor"

@@ -1,5 +1,6 @@
 """storage_outage_retry_sensor: a daily run that failed because the instance database went away is run again
-(same day, assets, config and own tags), at most twice; a run that failed on its data or code is not."""
+(same day, assets, config and own tags), at most twice; a run that failed on its data or code is not, and a
+crashed run is left to Dagster's run retries unless their retry could not be launched."""
 
 import dagster as dg
 import pytest
@@ -30,41 +31,46 @@ def flaky(config: ToyConfig):
     raise ValueError("the input had no rows")
 
 
-JOB = dg.Definitions(assets=[fine, flaky], jobs=[dg.define_asset_job("toy", [fine, flaky])]).resolve_job_def("toy")
+# Named like the real job: the sensor looks at failed `daily_job` runs.
+JOB = dg.Definitions(assets=[fine, flaky], jobs=[dg.define_asset_job("daily_job", [fine, flaky])]).resolve_job_def("daily_job")
 
 
-def failed_run(instance, reason: str, tags: dict | None = None):
+def failed_run(instance, reason: str, tags: dict | None = None) -> dg.DagsterRun:
     result = JOB.execute_in_process(instance=instance, partition_key="2026-03-02", raise_on_error=False,
                                     run_config={"ops": {"flaky": {"config": {"reason": reason}}}},
                                     tags={"ops/trigger": "cli", **(tags or {})})
     assert not result.success
-    context = dg.build_run_status_sensor_context(
-        sensor_name="storage_outage_retry_sensor", dagster_event=result.get_run_failure_event(),
-        dagster_instance=instance, dagster_run=result.dagster_run,
-    ).for_run_failure()
-    return context, result.dagster_run
+    return result.dagster_run
+
+
+def evaluate(instance) -> list[dg.RunRequest]:
+    result = storage_outage_retry_sensor(dg.build_sensor_context(instance=instance))
+    return [] if isinstance(result, dg.SkipReason) else list(result)
 
 
 def test_a_run_failed_by_the_database_going_away_is_run_again_with_the_same_day_assets_config_and_tags():
     with dg.instance_for_test() as instance:
-        context, run = failed_run(instance, "database")
-        request = storage_outage_retry_sensor(context)
-        assert isinstance(request, dg.RunRequest)
+        run = failed_run(instance, "database")
+        failed_run(instance, "data")  # not ours: no request for it
+        [request] = evaluate(instance)
         assert request.run_key == f"storage-retry:{run.run_id}" and request.partition_key == "2026-03-02"
         assert request.run_config == run.run_config
         assert request.tags == {"ops/trigger": "cli", "ops/retry_of": run.run_id, "ops/storage_retry": "1"}
+        assert [r.run_key for r in evaluate(instance)] == [request.run_key]  # the run key makes it one run
 
 
-@pytest.mark.parametrize(("reason", "tags", "why"), [
-    ("data", {}, "failed for another reason than the instance storage"),
-    ("database", {"ops/storage_retry": "2"}, "storage retries used up"),
-    ("database", {"dagster/will_retry": "true"}, "Dagster's run retries take it"),
+@pytest.mark.parametrize("tags", [
+    {"ops/storage_retry": "2"},  # retries used up
+    {"dagster/will_retry": "true"},  # Dagster's run retries take it (looked at again on the next tick)
+    {"dagster/auto_retry_run_id": "some-run"},  # Dagster retried it
 ])
-def test_no_retry_for_a_data_failure_after_two_retries_or_when_dagster_retries_it(reason, tags, why):
+def test_no_retry_when_used_up_or_dagster_takes_it(tags):
     with dg.instance_for_test() as instance:
-        context, _ = failed_run(instance, reason, tags)
-        skip = storage_outage_retry_sensor(context)
-        assert isinstance(skip, dg.SkipReason) and why in skip.skip_message
+        run = failed_run(instance, "database", tags)
+        assert evaluate(instance) == []
+        if tags.get("dagster/will_retry") == "true":  # Dagster could not launch its retry: now it is ours
+            instance.add_run_tags(run.run_id, {"dagster/will_retry": "false"})
+            assert [r.tags["ops/retry_of"] for r in evaluate(instance)] == [run.run_id]
 
 
 def test_the_error_chain_is_searched_through_causes_and_contexts():

@@ -46,3 +46,16 @@ def retry_attempt(tags: dict[str, str]) -> int | None:
 def carried_tags(tags: dict[str, str]) -> dict[str, str]:
     """A failed run's own tags for its retry (Dagster's system tags are set again by Dagster)."""
     return {k: v for k, v in tags.items() if not k.startswith(("dagster/", ".dagster/"))}
+
+
+def retry_request(run_id: str, tags: dict[str, str], errors: Iterable[Any]) -> dict[str, str] | None:
+    """The tags of the retry a failed run should get, or None when it should get none from us: it failed for
+    another reason, its retries are used up, or Dagster's run retries take it (`dagster/will_retry` is "true"
+    until their retry is launched; Dagster turns it to "false" when the launch fails, e.g. while the code
+    location is still unreachable after the outage: then it is ours)."""
+    if not storage_outage(errors) or tags.get("dagster/will_retry") == "true" or tags.get("dagster/auto_retry_run_id"):
+        return None
+    attempt = retry_attempt(tags)
+    if attempt is None:
+        return None
+    return {**carried_tags(tags), RETRY_OF_TAG: run_id, ATTEMPT_TAG: str(attempt)}
