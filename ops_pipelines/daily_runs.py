@@ -80,11 +80,11 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
                   f"replaced ({later[min(later)]}): re-running them in order", file=out, flush=True)
             total = len(days) + len(later)
             for day in sorted(later):
-                why = stale_later(state_root, folders, outcomes[-1].day).get(day)
-                if not why:  # the re-run before it left its state as it was: this one and the rest stay current
-                    print(f"note: {day} is current again (the state it continues from came out unchanged); "
-                          "later days kept", file=out, flush=True)
-                    break
+                why = stale_later(state_root, folders, days[-1]).get(day)
+                if not why:  # an earlier re-run left the state it continues from as it was
+                    print(f"note: {day} is current again (the state it continues from came out unchanged): kept",
+                          file=out, flush=True)
+                    continue
                 outcomes.append(run_day(instance, day, env, trigger, daemon, assets, run_config, stale=why))
                 progress(outcomes, total, out)
     finally:
