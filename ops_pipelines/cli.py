@@ -24,6 +24,15 @@ run_coordinator:
   config:
     max_concurrent_runs: 2
     dequeue_interval_seconds: 1  # the demo submits runs one after another: pick them up at once
+    tag_concurrency_limits:  # two runs of the same day wait for each other (same partitions, same state files)
+      - key: dagster/partition
+        value:
+          applyLimitPerUniqueValue: true
+        limit: 1
+run_retries:  # a run whose worker crashed runs again from the failure (a failed check or bad data does not)
+  enabled: true
+  max_retries: 2
+  retry_on_asset_or_op_failure: false
 """
 
 
@@ -56,8 +65,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """The daily graph over a range of days of the data home's landing zone, one day after another.
+    """The daily graph (or an asset selection of it) over a range of days of the data home's landing zone, one
+    day after another; later days whose carried state the range replaced are re-run after it.
     Exit 0: every day succeeded; 1: some day did not; 2: nothing ran."""
+    if args.first is None or args.last is None:
+        print("error: --start and --end are required (YYYY-MM-DD)", file=sys.stderr)
+        return 2
     if args.home:
         os.environ[settings.HOME_ENV] = str(Path(args.home).resolve())
     from ops_pipelines import daily_runs
@@ -65,32 +78,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     landing = settings.landing_dir()
     try:
         days, empty = daily_runs.check_days(args.first, args.last, landing)
+        run_config = daily_runs.aiops_run_config(args.topology, args.runbooks)
+        assets = daily_runs.resolve_selection(args.select)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if assets is None or "drift_report" in assets:
+        # Checked now, not as the same error in every day's drift_report step.
+        from ops_pipelines.lib.mlops.registry_store import RegistryLocation, RegistryStoreError, open_registry
+
+        try:
+            open_registry(RegistryLocation.of_home(settings.data_home()))
+        except RegistryStoreError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     import dagster as dg
 
     home = prepare_embedded_instance()
     env = {**os.environ, "DAGSTER_HOME": str(home), settings.HOME_ENV: str(settings.data_home())}
-    logs = settings.data_home() / "logs"
-    print(f"daily_job for {len(days)} day(s), {days[0]} to {days[-1]}, over {landing} (instance {home}; "
+    logs, state = settings.data_home() / "logs", settings.data_home() / "state"
+    what = "daily_job" if assets is None else f"daily_job, {len(assets)} asset(s) of it ({args.select})"
+    print(f"{what} for {len(days)} day(s), {days[0]} to {days[-1]}, over {landing} (instance {home}; "
           f"daemon log {logs / 'dagster-daemon.log'})", flush=True)
     for day in empty:
         print(f"note: no landing files for {day}: its partitions will be empty", file=sys.stderr, flush=True)
+    for day, why in daily_runs.stale_later(state, daily_runs.carried_folders(assets), "").items():
+        if day < days[0]:
+            print(f"note: {day} is stale ({why}); days after it continue from it", file=sys.stderr, flush=True)
     outcomes: list = []
     try:
         with dg.DagsterInstance.get() as instance:
-            outcomes = daily_runs.run_days(instance, days, env, logs, sys.stdout, trigger="cli", done=outcomes)
+            outcomes = daily_runs.run_days(instance, days, env, logs, sys.stdout, trigger="cli", done=outcomes,
+                                           assets=assets, run_config=run_config, state_root=state)
     except KeyboardInterrupt:
         print(f"interrupted after {len(outcomes)} of {len(days)} day(s)", file=sys.stderr)
         return 130
     except (RuntimeError, TimeoutError) as exc:  # a run could not be submitted, the daemon died, a run hung
         print(f"error: {exc}", file=sys.stderr)
     daily_runs.print_outcomes(outcomes, sys.stdout)
-    failed = [o.day for o in outcomes if o.status != "SUCCESS"] + days[len(outcomes):]
+    ran = {o.day for o in outcomes}
+    failed = [o.day for o in outcomes if o.status != "SUCCESS"] + [d for d in days if d not in ran]
     if failed:
-        print(f"{len(failed)} of {len(days)} day(s) did not succeed; once fixed, rerun from the first: "
-              f"ops-pipelines run --from {failed[0]} --to {days[-1]}", file=sys.stderr)
+        print(f"{len(set(failed))} day(s) did not succeed; once fixed, rerun from the first: "
+              f"ops-pipelines run --start {min(failed)} --end {max([*failed, days[-1]])}", file=sys.stderr)
         return 1
     print("Latest health report: ops-pipelines status; runs and assets: ops-pipelines ui")
     return 0
@@ -279,9 +309,15 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     run = sub.add_parser("run", help="run the daily graph over your landing zone for a range of days")
-    run.add_argument("--from", dest="first", type=_date, required=True, help="first day, YYYY-MM-DD (UTC)")
-    run.add_argument("--to", dest="last", type=_date, required=True, help="last day, YYYY-MM-DD (included)")
-    run.add_argument("--home", default=None,
+    run.add_argument("--start", dest="first", type=_date, metavar="YYYY-MM-DD", help="first day, YYYY-MM-DD (UTC); required")
+    run.add_argument("--from", dest="first", type=_date, help=argparse.SUPPRESS)  # the flag's first name; still works
+    run.add_argument("--end", dest="last", type=_date, metavar="YYYY-MM-DD", help="last day, YYYY-MM-DD (included); required")
+    run.add_argument("--to", dest="last", type=_date, help=argparse.SUPPRESS)
+    run.add_argument("--select", default=None, metavar="SELECTION", help="Dagster asset selection string, e.g. 'key:metric_anomalies' or "
+                     "'group:aiops' (default: the whole daily graph)")
+    run.add_argument("--topology", default=None, metavar="FILE", help="service topology JSON for these runs (default: the sample world's)")
+    run.add_argument("--runbooks", default=None, metavar="FILE", help="runbook rules JSON for these runs (default: the sample world's)")
+    run.add_argument("--home", default=None, metavar="DIR",
                      help=f"data home whose landing/ holds your files (default: ${settings.HOME_ENV} or ./.ops_pipelines)")
     run.set_defaults(func=cmd_run)
 

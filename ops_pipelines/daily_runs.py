@@ -1,14 +1,17 @@
 """The daily graph over a range of days on the instance: `ops-pipelines run` and the demo share it.
 
-Each day's `daily_job` run is submitted to the instance's queue, as the nightly schedule submits it,
-and a Dagster daemon dequeues it and ticks the sensors (retraining included). Days run one after
-another, oldest first: the detectors carry their state from each day into the next.
+Each day's `daily_job` run (all of it, or an asset selection of it) is submitted to the instance's queue,
+as the nightly schedule and the UI submit runs, and a Dagster daemon dequeues it and ticks the sensors
+(retraining included). Days run one after another, oldest first: the detectors carry their state from
+each day into the next. When the range re-runs days that later days continued from, and the carried
+state came out different, those later days are stale: they are re-run after the range, in order.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -17,6 +20,8 @@ DAILY_JOB = "daily_job"
 RETRAINING_JOB = "retraining_job"
 RETRAINING_SENSOR = "retraining_sensor"
 RUN_TIMEOUT_S = 600
+# Assets that continue each day from state of an earlier day (state-store folder = asset name).
+CARRIED_STATE = ("log_templates", "log_anomalies", "metric_anomalies", "incidents", "drift_report")
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class DayOutcome:
     seconds: float
     retraining: str = ""  # the retraining runs the sensor launched for the day, if any
     error: str = ""  # the first failed step and its error, for a day that did not succeed
+    stale: str = ""  # for a later day re-run after the range: why its carried state was stale
+    retries: int = 0  # automatic retries it took (a crashed run worker, an unreachable instance database)
 
 
 def day_range(first: dt.date, last: dt.date) -> list[str]:
@@ -37,12 +44,15 @@ def day_range(first: dt.date, last: dt.date) -> list[str]:
 
 
 def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: TextIO, trigger: str,
-             done: list[DayOutcome] | None = None) -> list[DayOutcome]:
-    """Run `daily_job` for each day in order with a daemon of our own; print one progress line a day.
+             done: list[DayOutcome] | None = None, assets: list[str] | None = None, run_config: dict | None = None,
+             state_root: Path | None = None) -> list[DayOutcome]:
+    """Run `daily_job` (only `assets` of it when given, with `run_config`) for each day in order with a daemon
+    of our own; print one progress line a day.
 
-    A day that fails does not stop the rest (its error is in its outcome). `trigger` is the
-    `ops/trigger` tag the runs carry, so the UI shows who started them. Outcomes are appended to
-    `done` as days finish, so a caller still has them if a later day raises (daemon died, timeout).
+    A day that fails does not stop the rest (its error is in its outcome). `trigger` is the `ops/trigger`
+    tag the runs carry, so the UI shows who started them. With `state_root`, later days whose carried state
+    these runs replaced are re-run afterwards, oldest first (skipped once a re-run leaves them current).
+    Outcomes are appended to `done` as days finish, so a caller still has them if a later day raises.
     """
     import dagster as dg
 
@@ -55,23 +65,100 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
     logs.mkdir(parents=True, exist_ok=True)
     daemon = runner.start_daemon(env, logs / "dagster-daemon.log")
     outcomes = done if done is not None else []
+    folders = carried_folders(assets)
     try:
-        for i, day in enumerate(days):
-            t0 = time.perf_counter()
-            run_id = runner.launch_run(DAILY_JOB, day, {"ops/trigger": trigger}, env)
-            status = runner.wait_for(lambda run_id=run_id: runner.finished_status(instance, run_id), RUN_TIMEOUT_S,
-                                     f"the {day} run", daemon)
-            retrained = retraining_note(instance, day, daemon)
-            error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)
-            outcomes.append(DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error))
-            bar = "#" * (i + 1) + "." * (len(days) - i - 1)
-            note = f"; retraining: {retrained}" if retrained else ""
-            note += f"; {error}" if error else ""
-            print(f"[{bar}] {i + 1:>2}/{len(days)} {day} {status.lower()} in {outcomes[-1].seconds:.0f}s{note}",
-                  file=out, flush=True)
+        for day in days:
+            outcomes.append(run_day(instance, day, env, trigger, daemon, assets, run_config))
+            progress(outcomes, len(days), out)
+        failed = [o.day for o in outcomes if o.status != "SUCCESS"]
+        later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
+        if later and failed:
+            print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
+                  f"replaced; not re-run because {failed[0]} failed", file=out, flush=True)
+        elif later:
+            print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
+                  f"replaced ({later[min(later)]}): re-running them in order", file=out, flush=True)
+            total = len(days) + len(later)
+            for day in sorted(later):
+                why = stale_later(state_root, folders, days[-1]).get(day)
+                if not why:  # an earlier re-run left the state it continues from as it was
+                    print(f"note: {day} is current again (the state it continues from came out unchanged): kept",
+                          file=out, flush=True)
+                    continue
+                outcomes.append(run_day(instance, day, env, trigger, daemon, assets, run_config, stale=why))
+                progress(outcomes, total, out)
     finally:
         runner.stop_process(daemon)
     return outcomes
+
+
+def run_day(instance, day: str, env: dict[str, str], trigger: str, daemon, assets: list[str] | None,
+            run_config: dict | None, stale: str = "") -> DayOutcome:
+    """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended."""
+    from ops_pipelines import runner
+
+    t0 = time.perf_counter()
+    tags = {"ops/trigger": trigger, **({"ops/rerun_reason": stale[:200]} if stale else {})}
+    run_id = runner.launch_run(DAILY_JOB, day, tags, env, assets=assets, run_config=run_config)
+    run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
+    retrained = retraining_note(instance, day, daemon)
+    error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)
+    return DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error, stale, retries)
+
+
+def progress(outcomes: list[DayOutcome], total: int, out: TextIO) -> None:
+    o, i = outcomes[-1], len(outcomes)
+    bar = "#" * i + "." * max(total - i, 0)
+    note = " (later day re-run: its carried state was stale)" if o.stale else ""
+    note += f" after {o.retries} automatic retr{'y' if o.retries == 1 else 'ies'}" if o.retries else ""
+    note += f"; retraining: {o.retraining}" if o.retraining else ""
+    note += f"; {o.error}" if o.error else ""
+    print(f"[{bar}] {i:>2}/{total} {o.day} {o.status.lower()} in {o.seconds:.0f}s{note}", file=out, flush=True)
+
+
+def carried_folders(assets: list[str] | None) -> list[str]:
+    """The carried-state folders a run of `assets` (None: the whole job) writes."""
+    return [a for a in CARRIED_STATE if assets is None or a in assets]
+
+
+def stale_later(state_root: Path | None, folders: list[str], after: str) -> dict[str, str]:
+    """Days after `after` whose carried state (in any of `folders`) is stale: day -> the first reason found."""
+    from ops_pipelines.lib.state_lineage import stale_days
+
+    found: dict[str, str] = {}
+    if state_root is None:
+        return found
+    for folder, days in stale_days(state_root, folders, after=after).items():
+        for day, why in days.items():
+            found.setdefault(day, f"{folder} {day}: {why}")
+    return dict(sorted(found.items()))
+
+
+def resolve_selection(text: str | None) -> list[str] | None:
+    """The asset keys of `daily_job` an asset selection string picks (with the assets computed together with
+    them); None for the whole job. Raises ValueError naming what cannot run in a daily run."""
+    import dagster as dg
+
+    from ops_pipelines.definitions import defs
+    from ops_pipelines.defs.platform.jobs import DAILY_SELECTION
+
+    if text is None:
+        return None
+    graph = defs.resolve_asset_graph()
+    try:
+        with warnings.catch_warnings():  # the parser passes a beta parameter for `group:`: not the user's concern
+            warnings.simplefilter("ignore")
+            picked = dg.AssetSelection.from_string(text).required_multi_asset_neighbors().resolve(graph)
+    except Exception as exc:  # Dagster raises several types for a bad string or an unknown key
+        raise ValueError(f"--select {text!r}: {str(exc).splitlines()[0]}") from None
+    daily = DAILY_SELECTION.resolve(graph)
+    outside = sorted(k.to_user_string() for k in picked - daily)
+    if outside:
+        raise ValueError(f"--select {text!r} picks {', '.join(outside)}, which daily runs do not compute "
+                         "(retraining runs per model, launched by the retraining sensor)")
+    if not picked:
+        raise ValueError(f"--select {text!r} picks no asset")
+    return sorted(k.to_user_string() for k in picked)
 
 
 def retraining_note(instance, day: str, daemon) -> str:
@@ -88,11 +175,36 @@ def retraining_note(instance, day: str, daemon) -> str:
 
 
 def print_outcomes(outcomes: list[DayOutcome], out: TextIO) -> None:
-    """The final per-day table: day, status, seconds, run id (to find the run in the UI), error."""
+    """The final per-day table: day, status, seconds, run id (to find the run in the UI), error; then totals."""
     print("\nPer day", file=out)
     for o in outcomes:
-        print(f"  {o.day}  {o.status.lower():<8} {o.seconds:>5.0f}s  run {o.run_id}" + (f"  {o.error}" if o.error else ""),
-              file=out)
+        note = f"  {o.error}" if o.error else ""
+        note += "  (later day: carried state was stale)" if o.stale else ""
+        print(f"  {o.day}  {o.status.lower():<8} {o.seconds:>5.0f}s  run {o.run_id}{note}", file=out)
+    ok = sum(o.status == "SUCCESS" for o in outcomes)
+    later = sum(bool(o.stale) for o in outcomes)
+    print(f"{ok} of {len(outcomes)} day(s) succeeded" + (f", {later} of them later days re-run because their carried "
+          "state was stale" if later else ""), file=out)
+
+
+def aiops_run_config(topology: str | None, runbooks: str | None) -> dict | None:
+    """Run config that points the AIOps config resource at the user's topology and runbooks for these runs;
+    each file is loaded first, so a bad one stops before anything runs (ValueError naming it)."""
+    from ops_pipelines.lib.aiops.incidents import load_runbooks
+    from ops_pipelines.lib.aiops.topology import Topology
+
+    config = {}
+    for flag, value, key, load in (("--topology", topology, "topology_path", Topology.load),
+                                   ("--runbooks", runbooks, "runbooks_path", load_runbooks)):
+        if value is None:
+            continue
+        path = Path(value).resolve()  # the run worker does not share our working directory
+        try:
+            load(path)
+        except Exception as exc:  # missing file, bad JSON, wrong shape: say which file and why
+            raise ValueError(f"{flag} {value}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}") from None
+        config[key] = str(path)
+    return {"resources": {"aiops_config": {"config": config}}} if config else None
 
 
 def check_days(first: dt.date, last: dt.date, landing: Path) -> tuple[list[str], list[str]]:
@@ -102,7 +214,7 @@ def check_days(first: dt.date, last: dt.date, landing: Path) -> tuple[list[str],
     from ops_pipelines.lib.ingest.landing import KINDS, partition_files
 
     if last < first:
-        raise ValueError(f"--to {last} is before --from {first}")
+        raise ValueError(f"--end {last} is before --start {first}")
     start = daily_partitions.start.date()
     if first < start:
         raise ValueError(f"{first} is before the first daily partition {start} (set OPS_PIPELINES_PARTITION_START "

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -47,17 +46,53 @@ def start_daemon(env: dict[str, str], log: Path | None = None) -> subprocess.Pop
     return start_process([dagster_bin("dagster-daemon"), "run", *CODE_LOCATION], env, log)
 
 
-def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, str]) -> str:
-    """Submit a partition run to the instance's run queue; the daemon launches it. Returns the run id."""
-    run_id = str(uuid.uuid4())
-    all_tags = {"dagster/partition": partition, **tags}
-    done = subprocess.run(
-        [dagster_bin("dagster"), "job", "launch", *CODE_LOCATION, "-j", job, "--run-id", run_id, "--tags", json.dumps(all_tags)],
-        env=env, capture_output=True, text=True, check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"could not submit {job} for {partition}: {done.stderr.strip()[-2000:]}")
-    return run_id
+# The code location as the daemon loads it (`-m ops_pipelines.definitions`): its name is the module's.
+LOCATION_NAME = "ops_pipelines.definitions"
+REPOSITORY_NAME = "__repository__"
+# The UI's own route to the run queue (`dagster job launch` cannot select assets; `dg launch` executes in
+# process, past the queue and the daemon).
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on RunConfigValidationInvalid { errors { message } }
+    ... on Error { message }
+  }
+}
+"""
+
+
+def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, str], assets: list[str] | None = None,
+               run_config: dict | None = None) -> str:
+    """Submit a partition run of `job` (only `assets` of it when given, with `run_config`) to the instance's run
+    queue, as the UI's launchpad does; the daemon launches it. Returns the run id."""
+    import tempfile
+
+    selector: dict[str, Any] = {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME, "jobName": job}
+    if assets is not None:
+        selector["assetSelection"] = [{"path": [key]} for key in assets]
+    params = {"selector": selector, "runConfigData": run_config or {},
+              "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in {"dagster/partition": partition, **tags}.items()]}}
+    with tempfile.TemporaryDirectory(prefix="ops_launch_") as tmp:
+        answer = Path(tmp, "answer.json")
+        done = subprocess.run(
+            [dagster_bin("dagster-graphql"), *CODE_LOCATION, "-t", LAUNCH_RUN, "-v", json.dumps({"params": params}),
+             "-o", str(answer)], env=env, capture_output=True, text=True, check=False)
+        reply = json.loads(answer.read_text()) if answer.exists() else None
+    result = ((reply or {}).get("data") or {}).get("launchRun") or {}
+    if done.returncode != 0 or result.get("__typename") != "LaunchRunSuccess":
+        raise RuntimeError(f"could not submit {job} for {partition}: {_launch_error(reply, result, done.stderr)}")
+    return result["run"]["runId"]
+
+
+def _launch_error(reply: dict | None, result: dict, stderr: str) -> str:
+    if reply is None:  # the process failed before answering (code location did not load, instance unreachable)
+        return stderr.strip()[-2000:] or "dagster-graphql gave no answer"
+    if result:
+        detail = result.get("message") or "; ".join(e["message"] for e in result.get("errors", []))
+        return f"{result.get('__typename')}: {detail.strip()[:2000]}"
+    return json.dumps(reply.get("errors"))[:2000]
 
 
 def wait_for(predicate, timeout: float, what: str, alive: subprocess.Popen | None = None, poll: float = 0.5) -> Any:
@@ -99,6 +134,48 @@ def finished_status(instance, run_id: str) -> str | None:
     return status if status in FINISHED else None
 
 
+def final_run(instance, run_id: str, timeout: float, what: str, daemon: subprocess.Popen | None = None) -> tuple[str, str, int]:
+    """Wait for a run to finish and follow its retries (Dagster's for a crashed worker, ours for an instance
+    database that went away) to the last one: (run id, status, retries)."""
+    retries = 0
+    while True:
+        status = wait_for(lambda r=run_id: finished_status(instance, r), timeout, what, daemon)
+        retry = retry_of(instance, run_id, timeout, daemon) if status == "FAILURE" else None
+        if retry is None:
+            return run_id, status, retries
+        run_id, retries = retry, retries + 1
+
+
+def retry_of(instance, run_id: str, timeout: float, daemon: subprocess.Popen | None) -> str | None:
+    """The run that retries a failed run, once it exists; None when nothing will retry it."""
+    import dagster as dg
+
+    from ops_pipelines.lib.platform.retries import RETRY_OF_TAG, retry_attempt, storage_outage
+
+    run = instance.get_run_by_id(run_id)
+    kinds = {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+    errors = [getattr(e.dagster_event.event_specific_data, "error", None) for e in instance.all_logs(run_id, of_type=kinds)]
+    ours = storage_outage(errors) and retry_attempt(run.tags) is not None and not sensor_stopped(instance, STORAGE_RETRY_SENSOR)
+    if run.tags.get("dagster/will_retry") != "true" and not ours:
+        return None
+
+    def found() -> str | None:  # Dagster's retry, or ours when Dagster's could not be launched
+        tags = instance.get_run_by_id(run_id).tags
+        mine = instance.get_runs(filters=dg.RunsFilter(tags={RETRY_OF_TAG: run_id}), limit=1)
+        if tags.get("dagster/auto_retry_run_id") or mine:
+            return tags.get("dagster/auto_retry_run_id") or mine[0].run_id
+        return NO_RETRY if tags.get("dagster/will_retry") == "false" and not ours else None
+
+    retry = wait_for(found, timeout, f"the automatic retry of run {run_id}", daemon)
+    return None if retry == NO_RETRY else retry
+
+
+NO_RETRY = "-"  # Dagster's retry could not be launched and ours does not apply
+
+
+STORAGE_RETRY_SENSOR = "storage_outage_retry_sensor"
+
+
 def await_sensor_runs(instance, asset: str, partition: str, sensor: str, job: str, daemon: subprocess.Popen,
                       timeout: float) -> list:
     """Wait until `sensor` has read the newest materialization of `asset`'s partition and every `job` run
@@ -128,8 +205,8 @@ def failure_reason(instance, run_id: str) -> str:
     for entry in instance.all_logs(run_id, of_type=kinds):
         event = entry.dagster_event
         error = getattr(event.event_specific_data, "error", None)
-        while error is not None and error.cause is not None:  # Dagster wraps the asset's exception
-            error = error.cause
+        while error is not None and error.cause is not None and error.cls_name.startswith("Dagster"):
+            error = error.cause  # Dagster wraps the asset's exception; the asset's own says what broke
         text = " ".join(line.strip() for line in (error.message if error is not None else event.message or "").splitlines())
         text = re.sub(r"^(?:\w+\.)+(?=\w+(?:Error|Exception)\b)", "", text.strip())  # the class name without its module
         where = f"{event.step_key}: " if event.step_key else ""

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 EXE = Path(sys.executable).with_name("ops-pipelines")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def run(args, tmp_path):
@@ -115,6 +116,7 @@ def test_run_goes_through_your_own_landing_zone_day_by_day_and_says_which_day_fa
     bad.write_text(header + "\n" + "yesterday,frontend,cpu,lots,\n" * 20)
 
     assert run(["init", "--home", "mine"], tmp_path).returncode == 0  # a new data home: its stores, once
+    # --from/--to: the flags' first names, kept as hidden aliases of --start/--end
     out = run(["run", "--from", "2026-03-02", "--to", "2026-03-04", "--home", "mine"], tmp_path)
     assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Traceback" not in out.stderr
@@ -125,7 +127,7 @@ def test_run_goes_through_your_own_landing_zone_day_by_day_and_says_which_day_fa
     assert [row.split()[:2] for row in table] == [["2026-03-02", "success"], ["2026-03-03", "success"],
                                                   ["2026-03-04", "failure"]]
     assert "quarantine_share_below_threshold" in table[2]
-    assert "rerun from the first: ops-pipelines run --from 2026-03-04 --to 2026-03-04" in out.stderr
+    assert "rerun from the first: ops-pipelines run --start 2026-03-04 --end 2026-03-04" in out.stderr
 
     storage = tmp_path / "mine" / "storage"
     for asset in ("telemetry_metrics", "service_logs", "metric_anomalies", "incidents", "alert_noise_report"):
@@ -136,10 +138,12 @@ def test_run_goes_through_your_own_landing_zone_day_by_day_and_says_which_day_fa
 
 
 def test_run_refuses_a_range_it_cannot_run_without_starting_anything(tmp_path):
-    out = run(["run", "--from", "2026-03-03", "--to", "2026-03-02"], tmp_path)
-    assert out.returncode == 2 and out.stderr.strip() == "error: --to 2026-03-02 is before --from 2026-03-03"
-    out = run(["run", "--from", "2026-03-02", "--to", "2026-03-03"], tmp_path)
+    out = run(["run", "--start", "2026-03-03", "--end", "2026-03-02"], tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == "error: --end 2026-03-02 is before --start 2026-03-03"
+    out = run(["run", "--start", "2026-03-02", "--end", "2026-03-03"], tmp_path)
     assert out.returncode == 2 and "no landing files for any day from 2026-03-02 to 2026-03-03" in out.stderr
+    out = run(["run", "--start", "2026-03-02"], tmp_path)
+    assert out.returncode == 2 and out.stderr.strip() == "error: --start and --end are required (YYYY-MM-DD)"
     assert not (tmp_path / "home" / "dagster").exists()
 
 
@@ -156,3 +160,115 @@ def test_init_creates_the_stores_and_refuses_to_replace_a_deleted_registry(tmp_p
     assert again.returncode == 1 and "Traceback" not in again.stderr
     assert again.stderr.startswith(f"error: the MLflow registry store {home / 'mlflow' / 'mlflow.db'} does not exist")
     assert "--new-registry" in again.stderr and not (home / "mlflow" / "mlflow.db").exists()
+
+
+def test_run_refuses_a_selection_or_config_file_it_cannot_use_before_starting_anything(tmp_path):
+    import datetime as dt
+
+    from ops_pipelines.lib.sim import simulate_world
+
+    simulate_world(tmp_path / "home" / "landing", dt.date(2026, 3, 2), 1, seed=5)
+    (tmp_path / "rules.json").write_text('{"rules": [{"name": "no action"}]}')
+    cases = [
+        (["--select", "key:training_dataset"], "error: --select 'key:training_dataset' picks training_dataset, which daily "
+                                               "runs do not compute (retraining runs per model, launched by the retraining sensor)"),
+        (["--select", "key:no_such_asset"], "error: --select 'key:no_such_asset' picks no asset"),
+        (["--runbooks", "rules.json"], "error: --runbooks rules.json: ValueError: "),
+        (["--topology", "missing.json"], "error: --topology missing.json: FileNotFoundError: "),
+        ([], f"error: the data home {tmp_path / 'home'} is not initialised"),  # `ops-pipelines init` first
+    ]
+    for flags, message in cases:
+        out = run(["run", "--start", "2026-03-02", "--end", "2026-03-02", *flags], tmp_path)
+        assert out.returncode == 2 and out.stderr.startswith(message), (flags, out.stderr[-2000:])
+    assert not (tmp_path / "home" / "dagster").exists()
+
+
+def _small_world(landing: Path, tmp: Path, days: int) -> None:
+    """The sample world with one host per service and a sixth of the log lines (as the nightly test uses)."""
+    import datetime as dt
+    import json
+
+    from ops_pipelines.lib.sim import simulate_world
+    from ops_pipelines.settings import ASSETS_DIR
+
+    cfg = json.loads((ASSETS_DIR / "sim" / "world.json").read_text())
+    for spec in cfg["services"].values():
+        spec["hosts"] = spec["hosts"][:1]
+    cfg["logs"]["lines_per_weekday"] //= 6
+    (tmp / "small_world.json").write_text(json.dumps(cfg))
+    simulate_world(landing, dt.date(2026, 3, 2), days, seed=5, config_path=tmp / "small_world.json")
+
+
+def _outputs(home: Path, days: list[str]) -> dict[str, bytes]:
+    """Every file the AIOps chain keeps for these days: Parquet partitions and carried state."""
+    found = {}
+    for top in ("storage", "state"):
+        for path in sorted((home / top).rglob("*")):
+            if path.is_file() and path.name.split(".")[0] in days and "_lineage" not in path.parts and "quarantine" not in path.parent.name:
+                found[str(path.relative_to(home))] = path.read_bytes()
+    return found
+
+
+def test_rerunning_day_one_of_three_after_day_three_reruns_the_days_its_state_changed(tmp_path):
+    """The Done-when line of issue 12: day 1 of a 3-day world is re-run (on a corrected file) after day 3. Days 2
+    and 3 continued from day 1's old detector state: `run` re-runs them after it, in order, and they end byte
+    for byte as a fresh run over the corrected world; with the UI's own config path, runbooks from --runbooks."""
+    import json
+    import shutil
+
+    import dagster as dg
+
+    days = ["2026-03-02", "2026-03-03", "2026-03-04"]
+    first, fresh = tmp_path / "first", tmp_path / "fresh"
+    _small_world(first / "landing", tmp_path, len(days))
+    rules = {"rules": [{"name": "ours", "action": "OUR RUNBOOK: page the {service} owner"}]}
+    (tmp_path / "ours.json").write_text(json.dumps(rules))
+    flags = ["--select", "group:aiops", "--runbooks", "ours.json", "--topology", str(REPO / "assets/aiops/topology.json")]
+
+    out = run(["run", "--start", days[0], "--end", days[-1], "--home", "first", *flags], tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert "daily_job, 14 asset(s) of it (group:aiops) for 3 day(s)" in out.stdout
+    found = [pd.read_parquet(first / "storage" / "incidents" / f"{d}.parquet") for d in days]
+    incidents = pd.concat([f for f in found if len(f)])
+    assert len(incidents) and set(incidents["suggested_action"]) == {f"OUR RUNBOOK: page the {s} owner" for s in incidents["root_cause"]}
+    assert not (first / "storage" / "drift_report").exists()  # not in the selection
+
+    # A corrected metrics file for day 1 (a late export: one series three times higher in the evening).
+    path = first / "landing" / "metrics" / days[0] / "metrics.csv"
+    lines = path.read_text().splitlines()
+    fixed = [",".join([*p[:3], str(float(p[3]) * 3), *p[4:]]) if p[0] >= f"{days[0]}T18" and p[1:3] == ["checkout", "request_rate"]
+             else line for line, p in ((line, line.split(",")) for line in lines)]
+    assert fixed != lines
+    path.write_text("\n".join(fixed) + "\n")
+    shutil.copytree(first / "landing", fresh / "landing")
+
+    out = run(["run", "--start", days[0], "--end", days[0], "--home", "first", *flags], tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    progress = [line.split() for line in out.stdout.splitlines() if line.startswith("[")]
+    assert [p[2:4] for p in progress] == [[days[0], "success"], [days[1], "success"], [days[2], "success"]]
+    assert [p[1] for p in progress] == ["1/1", "2/3", "3/3"]  # the later days are known once day 1 has run
+    note = next(line for line in out.stdout.splitlines() if line.startswith("note: "))
+    assert note.startswith(f"note: 2 later day(s) ({days[1]} to {days[2]}) continued from state these runs replaced (")
+    assert "re-running them in order" in note
+    assert "3 of 3 day(s) succeeded, 2 of them later days re-run because their carried state was stale" in out.stdout
+
+    out = run(["run", "--start", days[0], "--end", days[-1], "--home", "fresh", *flags], tmp_path)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    rerun, clean = _outputs(first, days), _outputs(fresh, days)
+    assert sorted(rerun) == sorted(clean) and len(rerun) >= 3 * 10
+    assert [k for k in rerun if rerun[k] != clean[k]] == []
+
+    # What the instance recorded: the re-run of day 1 failed `state_is_current` (a warning) naming days 2-3,
+    # the last day's run passed it; every run carried the runbooks path as run config.
+    with dg.DagsterInstance.from_config(str(first / "dagster")) as instance:
+        runs = sorted(instance.get_runs(filters=dg.RunsFilter(job_name="daily_job")), key=lambda r: instance.get_run_record_by_id(r.run_id).create_timestamp)
+        assert len(runs) == 6 and {r.run_config["resources"]["aiops_config"]["config"]["runbooks_path"] for r in runs} == {
+            str(tmp_path / "ours.json")}
+        assert all(r.tags["ops/rerun_reason"] for r in runs[4:]) and "ops/rerun_reason" not in runs[3].tags
+        checks = {}
+        for r in runs[3:]:
+            for e in instance.all_logs(r.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+                data = e.dagster_event.event_specific_data
+                if data.asset_key.to_user_string() == "metric_anomalies" and data.check_name == "state_is_current":
+                    checks[r.tags["dagster/partition"]] = (data.passed, data.metadata["stale_later_days"].value)
+        assert checks == {days[0]: (False, 2), days[1]: (False, 1), days[2]: (True, 0)}

@@ -36,6 +36,19 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     base_dir: str
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Storage that cannot take a file (read-only, no permission) fails the run once, up front, naming the
+        # folder, instead of once per step that writes.
+        import tempfile
+
+        base = Path(self.base_dir)
+        try:
+            base.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=base, prefix=".write-probe.", suffix=".tmp"):
+                pass
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot write to the asset storage {base}: {exc.strerror or exc}") from None
+
     def _path(self, key: dg.AssetKey, partition: str | None) -> Path:
         return Path(self.base_dir, *key.path, f"{partition or 'all'}.parquet")
 

@@ -28,6 +28,7 @@ from ops_pipelines.io.parquet import (
 from ops_pipelines.lib.mlops.cli_mlops import list_datasets, reproduce
 from ops_pipelines.lib.platform.home import init_home
 from ops_pipelines.resources.mlops_config import MLOpsConfig
+from ops_pipelines.resources.state_store import StateStore
 from ops_pipelines.settings import ASSETS_DIR
 
 DAYS = ["2026-03-02", "2026-03-03", "2026-03-04"]
@@ -70,14 +71,15 @@ def world(tmp_path):
     (tmp_path / "models.json").write_text(json.dumps({"models": [spec]}))
     config = MLOpsConfig(models_path=str(tmp_path / "models.json"), home=str(tmp_path / "home"), storage_dir=str(storage))
     init_home(tmp_path / "home")  # `ops-pipelines init`: runs never create the registry store
-    return {"mlops_config": config, "io_manager": ParquetIOManager(base_dir=str(storage)), "storage": storage}
+    return {"mlops_config": config, "io_manager": ParquetIOManager(base_dir=str(storage)), "storage": storage,
+            "state_store": StateStore(root=str(tmp_path / "state"))}
 
 
 def drift_day(world, day, instance):
     # `incidents` is read from storage, as the real upstream partition would be.
     return dg.materialize(
         [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
-        partition_key=day, instance=instance, resources={k: world[k] for k in ("mlops_config", "io_manager")},
+        partition_key=day, instance=instance, resources={k: world[k] for k in ("mlops_config", "io_manager", "state_store")},
         selection=[drift_report],
     )
 

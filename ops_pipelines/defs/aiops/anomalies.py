@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ops_pipelines.defs.partitions import daily_partitions
-from ops_pipelines.resources.state_store import StateStore
+from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 ASSET = "metric_anomalies"
 
@@ -15,6 +15,7 @@ ASSET = "metric_anomalies"
     kinds={"pandas", "parquet"},
     # The previous day's detector state is an input: Dagster runs the days in order.
     deps=[dg.AssetDep(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
+    check_specs=[state_check_spec(ASSET)],
 )
 def metric_anomalies(
     context: dg.AssetExecutionContext, telemetry_metrics, llm_kpi_series, pipeline_run_telemetry, state_store: StateStore
@@ -36,12 +37,13 @@ def metric_anomalies(
     rows = pd.concat(frames, ignore_index=True) if frames else telemetry_metrics
     scored, state = score_metrics(rows, state)
     save_state(state, state_store.path(ASSET, day))
+    state_store.record(ASSET, day, {ASSET: previous})
     flagged = scored[scored["is_anomaly"]]
     top = flagged.groupby(["service", "metric"], observed=True).size().sort_values(ascending=False).head(10)
     table = "| service | metric | anomalous points |\n|---|---|---|\n" + "\n".join(
         f"| {s} | {m} | {n} |" for (s, m), n in top.items()
     )
-    return dg.Output(
+    yield dg.Output(
         scored,
         metadata={
             "dagster/row_count": len(scored),
@@ -52,3 +54,4 @@ def metric_anomalies(
             "top_series": dg.MetadataValue.md(table if len(top) else "no anomalies"),
         },
     )
+    yield state_store.state_check(context, ASSET)

@@ -5,7 +5,7 @@ import dagster as dg
 
 from ops_pipelines.defs.partitions import daily_partitions
 from ops_pipelines.resources.aiops_config import AIOpsConfig
-from ops_pipelines.resources.state_store import StateStore
+from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 CONTEXT = "incidents"  # state-store folder of the context correlation carries from day to day
 
@@ -67,6 +67,7 @@ def platform_changes(change_events, service_logs, aiops_config: AIOpsConfig):
         # Not read: it makes Dagster run the days in order, as the carried context needs.
         "previous_incidents": dg.AssetIn("incidents", partition_mapping=PREVIOUS_DAY),
     },
+    check_specs=[state_check_spec(CONTEXT)],
 )
 def incidents(context: dg.AssetExecutionContext, metric_anomalies, log_anomalies, service_logs, platform_changes,
               previous_incidents, aiops_config: AIOpsConfig, state_store: StateStore):
@@ -82,6 +83,7 @@ def incidents(context: dg.AssetExecutionContext, metric_anomalies, log_anomalies
         aiops_config.runbooks(), aiops_config.change_patterns(),
         IncidentContext.load(previous) if previous is not None else None)
     following.save(state_store.path(CONTEXT, day))
+    state_store.record(CONTEXT, day, {CONTEXT: previous})
     notes = found.annotations
     yield dg.Output(found.incidents, output_name="incidents", metadata={
         "dagster/row_count": len(found.incidents),
@@ -95,6 +97,7 @@ def incidents(context: dg.AssetExecutionContext, metric_anomalies, log_anomalies
         **{f"kind/{k}": int(n) for k, n in notes["kind"].value_counts().sort_index().items()},
         "annotations_table": dg.MetadataValue.md(annotation_table(notes)),
     })
+    yield state_store.state_check(context, CONTEXT)
 
 
 def _changes(frame):

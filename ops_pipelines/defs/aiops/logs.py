@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ops_pipelines.defs.partitions import daily_partitions
-from ops_pipelines.resources.state_store import StateStore
+from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 TEMPLATES = "log_templates"
 ANOMALIES = "log_anomalies"
@@ -17,6 +17,7 @@ _PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
     group_name="aiops", owners=["team:aiops"],
     kinds={"pandas", "parquet"},
     deps=[dg.AssetDep(TEMPLATES, partition_mapping=_PREVIOUS_DAY)],
+    check_specs=[state_check_spec(TEMPLATES)],
 )
 def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):
     """The log templates seen this day (variable fields masked), with ids that stay the same from
@@ -32,9 +33,10 @@ def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: 
     previous = state_store.previous(context, TEMPLATES)
     mined, miner = mine_logs(service_logs, load_miner(previous) if previous is not None else None)
     save_miner(miner, state_store.path(TEMPLATES, day))
+    state_store.record(TEMPLATES, day, {TEMPLATES: previous})
     table = daily_templates(mined)
     new = table[table["is_new"]]
-    return dg.Output(
+    yield dg.Output(
         table,
         metadata={
             "dagster/row_count": len(table),
@@ -47,6 +49,7 @@ def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: 
             "new_template_list": dg.MetadataValue.md(_table(new, ["template_id", "level", "count", "template"])),
         },
     )
+    yield state_store.state_check(context, TEMPLATES)
 
 
 @dg.asset(
@@ -55,6 +58,7 @@ def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: 
     group_name="aiops", owners=["team:aiops"],
     kinds={"pandas", "parquet"},
     deps=[TEMPLATES, dg.AssetDep(ANOMALIES, partition_mapping=_PREVIOUS_DAY)],
+    check_specs=[state_check_spec(ANOMALIES)],
 )
 def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):
     """One row per log line: its template, and whether it is an alert and why. A CRITICAL line is an
@@ -74,9 +78,10 @@ def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: 
     previous = state_store.previous(context, ANOMALIES)
     scored, state = score_logs(mined, load_detector_state(previous) if previous is not None else None)
     save_detector_state(state, state_store.path(ANOMALIES, day))
+    state_store.record(ANOMALIES, day, {ANOMALIES: previous, TEMPLATES: miner})
     alerts = scored[scored["is_anomaly"]]
     top = alerts.sort_values(["score", "count", "timestamp"], ascending=[False, False, True]).head(10)
-    return dg.Output(
+    yield dg.Output(
         scored,
         metadata={
             "dagster/row_count": len(scored),
@@ -93,6 +98,7 @@ def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: 
                 _table(top, ["timestamp", "service", "kind", "level", "count", "baseline", "reason", "template"])),
         },
     )
+    yield state_store.state_check(context, ANOMALIES)
 
 
 def _table(frame, columns: list[str]) -> str:

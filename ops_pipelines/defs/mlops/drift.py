@@ -3,8 +3,10 @@
 import dagster as dg
 
 from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.mlops.config import load_models
 from ops_pipelines.resources.mlops_config import MLOpsConfig
+from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 ASSET = "drift_report"
 # Every source asset a configured model reads: adding a model with a new source adds the edge.
@@ -17,11 +19,13 @@ SOURCES = sorted({spec.source for spec in load_models()})
     group_name="mlops", owners=["team:mlops"],
     kinds={"evidently", "pandas"},
     deps=[*SOURCES, dg.AssetDep(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
+    check_specs=[state_check_spec(ASSET)],
 )
-def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLOpsConfig):
+def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLOpsConfig, state_store: StateStore):
     """Per model: feature drift of the day against the champion's training dataset version (Evidently
     methods and defaults, computed fast), prediction and label drift, the champion's performance on the
-    day's labels, the HTML report, and whether to retrain (one run key per drift event)."""
+    day's labels, the HTML report, and whether to retrain (one run key per drift event). A re-run of a day
+    whose champion was trained on that day or later says so and asks for no retraining."""
     import json
 
     import pandas as pd
@@ -42,9 +46,11 @@ def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLO
         current = mlops_config.read(spec.source, [day])
         champion = load_champion(client, spec)
         reference = store.load(spec.name, champion.dataset_version) if champion else None
+        trained_through = store.get(spec.name, champion.dataset_version).lineage.get("created_at") if champion else None
         window = [(day_ts - pd.Timedelta(days=i)).strftime("%Y-%m-%d") for i in range(spec.training.window_days)]
         result, drift = monitor_model(spec, day_ts, current, champion, reference, previous_by_model.get(spec.name),
-                                      len(mlops_config.available_days(spec.source, window)), overlapping)
+                                      len(mlops_config.available_days(spec.source, window)), overlapping,
+                                      champion_trained_through=trained_through)
         html = None
         if drift is not None:
             html = save_drift_report(reference, current, list(spec.drift_columns), report_dir / f"{spec.name}.html",
@@ -59,7 +65,25 @@ def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLO
     metadata["summary"] = dg.MetadataValue.md(summary_table(out))
     metadata["models_drifted"] = int(out["dataset_drift"].sum())
     metadata["retraining_requested"] = int((out["retrain_key"] != "").sum())
-    return dg.Output(out, metadata={"dagster/row_count": len(out), **metadata})
+    # The drift streak is carried from yesterday's report: keep it as state so a re-run shows what it made stale.
+    atomic_write_text(state_store.path(ASSET, day, ".json"), carried_streak(rows))
+    before = state_store.path(ASSET, yesterday, ".json")
+    two_days_ago = (day_ts - pd.Timedelta(days=2)).strftime("%Y-%m-%d")
+    state_store.record(ASSET, day, {ASSET: before if before.exists() else None}, since=two_days_ago)
+    yield dg.Output(out, metadata={"dagster/row_count": len(out), **metadata})
+    yield state_store.state_check(context, ASSET)
+
+
+def carried_streak(rows: list[dict]) -> str:
+    """What the next day's report reads from this one, per model (canonical JSON: same rows, same bytes)."""
+    import json
+    import math
+
+    def version(value):
+        return None if value is None or (isinstance(value, float) and math.isnan(value)) else int(value)
+
+    return json.dumps({r["model"]: {"champion_version": version(r["champion_version"]), "retrain_reason": r["retrain_reason"],
+                                    "streak_start": r["streak_start"]} for r in rows}, sort_keys=True) + "\n"
 
 
 def model_metadata(spec, result, drift, html) -> dict:
@@ -79,6 +103,10 @@ def model_metadata(spec, result, drift, html) -> dict:
             meta[f"{prefix}/{name}"] = bool(getattr(result, name))
     if result.performance is not None:
         meta[f"{prefix}/{spec.drift.performance_metric}"] = float(result.performance)
+    if result.champion_version is not None:
+        meta[f"{prefix}/champion_version"] = int(result.champion_version)
+        meta[f"{prefix}/champion_trained_through"] = result.champion_trained_through or ""
+        meta[f"{prefix}/champion_after_day"] = bool(result.champion_after_day)
     meta[f"{prefix}/dataset_drift"] = bool(result.dataset_drift)
     meta[f"{prefix}/retrain_key"] = result.retrain_key
     meta[f"{prefix}/retrain_reason"] = result.retrain_reason

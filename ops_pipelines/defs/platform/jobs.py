@@ -5,10 +5,12 @@ import dagster as dg
 from ops_pipelines.defs.mlops.training import TRAINING_ASSETS
 from ops_pipelines.defs.partitions import daily_partitions
 
+# Everything daily; retraining runs per (day, model) and is launched by the retraining sensor.
+DAILY_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets(*TRAINING_ASSETS)
+
 daily_job = dg.define_asset_job(
     "daily_job",
-    # Everything daily; retraining runs per (day, model) and is launched by the retraining sensor.
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(*TRAINING_ASSETS),
+    selection=DAILY_SELECTION,
     partitions_def=daily_partitions,
     # One process per run: the steps share their imports (pandas, sklearn, MLflow, Evidently), which
     # costs more than the parallelism two cores could give.

@@ -34,6 +34,8 @@ class ModelDay:
     rows: int
     champion_version: int | None = None
     dataset_version: str | None = None
+    champion_trained_through: str | None = None  # the as-of day of the champion's training data
+    champion_after_day: bool = False  # trained on this day or later: a re-run, compared against the future
     dataset_drift: bool = False
     drift_share: float = math.nan
     drifted_columns: list[str] = field(default_factory=list)
@@ -78,6 +80,12 @@ def decide(spec: ModelSpec, day: pd.Timestamp, result: ModelDay, previous: dict[
            days_available: int) -> ModelDay:
     """Fill in the retraining decision from the day's verdicts and yesterday's record."""
     iso = day.strftime("%Y-%m-%d")
+    if result.champion_after_day:
+        # A re-run of an earlier day: the champion saw this day's data (or later), so its drift and performance
+        # are not what the day looked like at the time; retraining as of this day would replace a newer model.
+        result.note = (f"re-run: compared against champion v{result.champion_version}, trained on data through "
+                       f"{result.champion_trained_through} (not before this day); no retraining requested")
+        return result
     if result.champion_version is None:
         if days_available >= spec.training.window_days:
             result.retrain_reason = "bootstrap"
@@ -129,15 +137,18 @@ def load_champion(client: Any, spec: ModelSpec) -> Champion | None:
 
 def monitor_model(spec: ModelSpec, day: pd.Timestamp, current: pd.DataFrame, champion: Champion | None,
                   reference: pd.DataFrame | None, previous: dict[str, Any] | None, days_available: int,
-                  incidents: list[str]) -> tuple[ModelDay, Any]:
+                  incidents: list[str], champion_trained_through: str | None = None) -> tuple[ModelDay, Any]:
     """One model's day: feature, prediction and label drift against the champion's training data,
-    champion performance on the day's labels, and the retraining decision. Returns (ModelDay, DriftResult|None)."""
+    champion performance on the day's labels, and the retraining decision. Returns (ModelDay, DriftResult|None).
+    `champion_trained_through`: the last day of the champion's training data (its dataset's as-of day)."""
     from ops_pipelines.lib.mlops.drift import compute_drift, label_drift
 
     result = ModelDay(model=spec.name, day=day.strftime("%Y-%m-%d"), rows=len(current), incidents=incidents)
     drift = None
     if champion is not None and reference is not None and len(current):
         result.champion_version, result.dataset_version = champion.version, champion.dataset_version
+        result.champion_trained_through = champion_trained_through
+        result.champion_after_day = champion_trained_through is not None and champion_trained_through >= result.day
         categorical = [c for c in spec.drift_columns if c in spec.categorical]
         drift = compute_drift(reference, current, list(spec.drift_columns), categorical=categorical,
                               drift_share=spec.drift.drift_share)
