@@ -87,7 +87,7 @@ def drift_day(world, day, instance):
 def retrain(request, instance, world):
     return dg.materialize(
         [training_dataset, candidate_model, model_evaluation], partition_key=request.partition_key, instance=instance,
-        tags=request.tags, resources={k: world[k] for k in ("mlops_config", "io_manager")}, raise_on_error=False,
+        tags=request.tags, resources={k: world[k] for k in ("mlops_config", "io_manager", "state_store")}, raise_on_error=False,
     )
 
 
@@ -208,7 +208,7 @@ def test_a_deleted_registry_store_fails_loudly_instead_of_starting_a_new_registr
         store.unlink()
         result = dg.materialize(
             [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
-            partition_key=DAYS[2], instance=instance, resources={k: world[k] for k in ("mlops_config", "io_manager")},
+            partition_key=DAYS[2], instance=instance, resources={k: world[k] for k in ("mlops_config", "io_manager", "state_store")},
             selection=[drift_report], raise_on_error=False)
         assert not result.success
         [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
