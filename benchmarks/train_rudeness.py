@@ -16,8 +16,9 @@ C is chosen by 10-fold cross-validation on the training rows. Printed and stored
 - scoring a request whole vs. as its most impolite sentence (what `rudeness()` does to answers).
 - VADER's compound score on the same rows when vaderSentiment is installed (reference only).
 The threshold of the `rude` flag is the 99.5th percentile of the scores of the sample world's
-normal answers (seed 7, 2 days): a false-flag budget of 0.5% on normal traffic, set without looking
-at the rude answers. Recall on the rude answers of that world is printed alongside.
+normal answers (neither rude nor insulting; seed 7, 14 days), rounded up to 2 decimals: a
+false-flag budget of 0.5% on normal traffic, set without looking at the rude answers. The share of
+that world's rude answers flagged is printed alongside.
 """
 
 from __future__ import annotations
@@ -32,13 +33,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ops_pipelines.lib.llmops.rudeness import MODEL_PATH, RudenessModel, features, rudeness_probs
+from ops_pipelines.lib.llmops.rudeness import MODEL_PATH, RudenessModel, features, rudeness_probs, sentences
 
 MIN_DF = 5
 C_GRID = (0.1, 0.3, 1.0)
 FOLDS = 10
 SEED = 0
-WORLD_SEED, WORLD_DAYS, FALSE_FLAG_BUDGET = 7, 2, 0.005
+WORLD_SEED, WORLD_DAYS, FALSE_FLAG_BUDGET = 7, 14, 0.005  # 14 days: incident days answer differently
 
 
 def quartiles(path: Path) -> pd.DataFrame:
@@ -116,9 +117,11 @@ def world_threshold(m: RudenessModel) -> tuple[float, dict[str, float]]:
     rows = [r for r in rows if isinstance(r, dict) and isinstance(r.get("answer"), str) and r.get("trace_id") in labels]
     scores = rudeness_probs([r["answer"] for r in rows], m)
     rude = np.array([labels[r["trace_id"]]["rude"] for r in rows])
-    threshold = math.ceil(float(np.quantile(scores[~rude], 1 - FALSE_FLAG_BUDGET)) * 100) / 100
-    return threshold, {"world_seed": WORLD_SEED, "world_days": WORLD_DAYS, "normal_answers": int((~rude).sum()),
-                       "rude_answers": int(rude.sum()), "false_flag_rate": float((scores[~rude] >= threshold).mean()),
+    # Normal = neither rude nor an insult (insults are toxicity's, and rude too: not a false flag).
+    normal = ~rude & ~np.array([labels[r["trace_id"]]["toxic"] for r in rows])
+    threshold = math.ceil(float(np.quantile(scores[normal], 1 - FALSE_FLAG_BUDGET)) * 100) / 100
+    return threshold, {"world_seed": WORLD_SEED, "world_days": WORLD_DAYS, "normal_answers": int(normal.sum()),
+                       "rude_answers": int(rude.sum()), "false_flag_rate": float((scores[normal] >= threshold).mean()),
                        "rude_flagged_share": float((scores[rude] >= threshold).mean())}
 
 
@@ -135,6 +138,8 @@ def main() -> None:
     c = max(by_c, key=by_c.get)
     report = {"train_on": args.train_on, "train_rows": len(train), "cv_auc_by_C": by_c, "C": c,
               "cv_auc_max_sentence": cv_auc(train, c, lambda m, ts: rudeness_probs(ts, m)),
+              "cv_auc_max_sentence_without_marker_boost": cv_auc(
+                  train, c, lambda m, ts: np.array([max(m.sentence_prob(s, 0.0) for s in sentences(t)) for t in ts])),
               **data_check(d, c), **vader(d)}
     m = fit(train["Request"].tolist(), train["y"].to_numpy(), c)
     threshold, world = world_threshold(m)

@@ -1,24 +1,30 @@
 """Rudeness of an answer in [0, 1]: dismissive, condescending, curt, blaming or sarcastic wording.
 
 Separate from toxicity (toxicity.py flags insults and profanity): "Seriously, read the policy before
-asking." has no bad word and is still rude. The model is a logistic regression over binary
-features of one sentence: word unigrams and bigrams (lower-cased, `?` and `!` kept as tokens) and
-politeness strategies after Danescu-Niculescu-Mizil et al. (ACL 2013: gratitude, hedges, direct
-questions and starts, second person, ...) plus our own markers of dismissive, condescending,
-blaming and sarcastic wording. Its weights were trained on the Stanford Politeness Corpus (Stack
-Exchange half, impolite = bottom quartile, polite = top quartile) by
-`benchmarks/train_rudeness.py` and ship as JSON in assets/llmops/rudeness_model.json (no pickle);
-the training data, licence and cross-validated figures are named in that file.
+asking." has no bad word and is still rude. Per sentence, a logistic regression over binary
+features: word unigrams and bigrams (lower-cased, `?` and `!` kept as tokens), politeness
+strategies after Danescu-Niculescu-Mizil et al. (ACL 2013: gratitude, hedges, direct questions
+and starts, second person, ...) and kinds of rude wording (RUDE_MARKERS). Its weights were trained
+on the Stanford Politeness Corpus (Stack Exchange, impolite = bottom quartile, polite = top
+quartile) by `benchmarks/train_rudeness.py` and ship as JSON in assets/llmops/rudeness_model.json
+(no pickle), which names the training data, licence and cross-validated figures.
 
-An answer's rudeness is the highest sentence score: a rude opener stays rude however long the
-polite factual answer after it (scoring the whole answer let the neutral sentences dilute it).
-RUDE_THRESHOLD (in the model file) is set on the sample world's normal answers to a false-flag
-budget, not on its rude ones (see the training script).
+Two things the corpus cannot teach, because it holds requests, not answers:
+- Plain statements score high (0.6-0.8): among requests, one without "please", "could you" or
+  thanks is less polite. So a factual answer sentence and a curt rude one score alike, and the
+  learned weights alone caught 16% of the sample world's rude answers at a 0.5% false-flag budget.
+- Rude wording is rare in it, so its weights stay small. Each kind of rude wording a sentence
+  matches therefore adds MARKER_BOOST log-odds on top of the learned weights (a stated prior,
+  not fitted); with it, cross-validated ROC-AUC on the corpus moves by less than 0.005.
+An answer's rudeness is its highest sentence score: a rude opener stays rude however long the
+factual answer after it. The `rude` flag threshold is in the model file, set on the sample
+world's normal answers to a 0.5% false-flag budget, without looking at its rude answers.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,22 +64,46 @@ STRATEGIES: dict[str, str] = {
     "exclamation": r"!",
     "repeated_question": r"\?\s*\?|\?!|!\?",
     "caps_word": r"\b[A-Z]{3,}\b",
-    # our markers of rude wording without insult (written before the sample world's rude phrasings
-    # and not edited after them; their weights are learned on the politeness corpus)
-    "dismissive": (r"\b(?:whatever|not my problem|figure it out|deal with it|so what|who cares|doesn'?t matter|"
-                   r"look it up|google it|stop asking|end of story|that'?s it|that'?s all)\b"),
-    "condescending": (r"\b(?:obviously|clearly|of course|simply|as i (?:said|told you|already said)|even a child|"
-                      r"not (?:that )?hard|not rocket science|it'?s (?:not|really not) (?:that )?(?:hard|difficult|complicated)|"
-                      r"basic|trivial|read the|did you (?:even|not|bother)|have you (?:even|bother)|"
-                      r"if you had (?:read|bothered|looked))\b"),
-    "blaming": (r"\b(?:your (?:fault|mistake|problem|own)|you should have|you (?:didn'?t|did not|failed to|"
-                r"forgot to|never)|you were supposed to|next time|again)\b"),
-    "sarcasm": (r"\b(?:congratulations|congrats|good luck|wow|brilliant|genius|shocking|what a surprise|"
-                r"surprise,? surprise|thanks for nothing|nice try|sure,? jan|yeah,? right)\b"),
-    "curt_start": r"^\W*(?:no|nope|wrong|fine|ok|okay|look|listen|seriously|ugh|um+|duh|again)\b",
 }
+
+# Rude wording without insult, after Culpeper's impoliteness formulae (Culpeper 1996, 2011: pointed
+# criticism, challenging questions, condescension, message enforcers, dismissals) in the kinds the
+# issue names. Hand-written, and grown in rounds against the sample world's phrasings: each round
+# of new phrasings was measured before its misses were folded in (docs/llmops.md: 2 of 10 new
+# phrasings caught in each round). They recognise the wording they list, not rudeness at large.
+RUDE_MARKERS: dict[str, str] = {
+    "dismissive": (r"\b(?:whatever|not my (?:problem|job|concern)|(?:figure|work|sort) (?:it|this|that|the rest) out"
+                   r"(?: yourself)?|deal with it|so what|who cares|i don'?t care|doesn'?t matter|look it up|google it|"
+                   r"stop asking|end of story|that'?s (?:it|all)|go away|forget it|don'?t have time|"
+                   r"nothing (?:more|else) to (?:say|add)|yourself\.|not (?:really )?my (?:concern|problem|job)|"
+                   r"don'?t (?:contact|ask|bother) (?:us|me)\b.{0,30}\bagain|can'?t help you (?:beyond|further|any ?more))"),
+    "condescending": (r"\b(?:obviously|clearly|as i (?:said|told you|already said)|even a child|not (?:that )?hard|"
+                      r"not rocket science|(?:not|isn'?t) (?:that |really )?(?:hard|difficult|complicated)|"
+                      r"it'?s (?:simple|easy|basic|trivial)|read the|did you (?:even|not|bother)|have you (?:even|bother)|"
+                      r"if you had (?:read|bothered|looked)|let me (?:explain|spell)\b.{0,20}\b(?:slowly|again|out)|"
+                      r"for the (?:last|third|hundredth|tenth) time|pay(?:ing)? attention|any(?:one|body) (?:can|could|would)"
+                      r" (?:see|tell|know)|(?:dumb|stupid|silly|pointless) question|(?:keep|make|put) (?:this|it) simple|"
+                      r"(?:spell|break) (?:it|this) (?:out|down)|on (?:your|their) own|(?:most|other) (?:customers|people|users)"
+                      r" (?:manage|can|know|figure|understand)|the basics|one more time|clear enough)"),
+    "blaming": (r"\b(?:your (?:fault|mistake|problem|own fault)|you should have|you (?:didn'?t|did not|failed to|"
+                r"forgot to|never) (?:read|check|look|follow|bother|pay|listen)|you were supposed to|next time|"
+                r"(?:is|was) on you|before (?:asking|writing|posting|complaining)|had you (?:read|checked|looked|bothered)|"
+                r"you'?d (?:already )?know|(?:yourself|you) to blame|blame yourself|if you'?d (?:followed|read|checked|listened)|"
+                r"wouldn'?t have happened|be more careful)"),
+    "sarcastic": (r"\b(?:congratulations|congrats|wow|brilliant|genius|shocking|what a surprise|surprise,? surprise|"
+                  r"thanks for nothing|nice try|yeah,? right|oh,? (?:great|sure|really)|good luck with that|"
+                  r"hope (?:that|this) (?:wasn'?t|isn'?t) too (?:much|hard|difficult)|my favou?rite (?:question|topic)|"
+                  r"oh,? (?:good|joy)|(?:truly|real|such) a mystery|for the ages|another (?:person|customer|one) who|"
+                  r"amazing how)"),
+    "curt": (r"(?:^\W*(?:no|nope|wrong|fine|look|listen|seriously|ugh|duh)\b[.,!]|\basked and answered\b|"
+             r"\balready (?:answered|told|said|explained|covered|mentioned|documented|stated)\b|\brtfm\b|^\W*read the\b|"
+             r"\bend of (?:story|discussion|conversation)\b|\bperiod\.\s*$|\bdone here\b|"
+             r"^\W*(?:check|read|see) (?:your|the) \w+\.\s*$)"),
+}
+MARKER_BOOST = 2.0  # log-odds added per kind of rude wording a sentence matches (a prior, see module doc)
 _CASE_SENSITIVE = frozenset({"caps_word"})
 _COMPILED = {name: re.compile(p, 0 if name in _CASE_SENSITIVE else re.IGNORECASE) for name, p in STRATEGIES.items()}
+_MARKERS = {kind: re.compile(p, re.IGNORECASE) for kind, p in RUDE_MARKERS.items()}
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|[?!]")
 # A sentence ends at . ! ? (kept with it) before whitespace; newlines end one too.
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
@@ -85,12 +115,14 @@ def sentences(text: str | None) -> list[str]:
 
 
 def features(sentence: str) -> list[str]:
-    """Names of the binary features present in one sentence: `w:<word>`, `b:<word> <word>` and
-    `s:<strategy>`. Training and scoring both use this function, so they cannot drift apart."""
+    """Names of the binary features present in one sentence: `w:<word>`, `b:<word> <word>`,
+    `s:<strategy>` and `m:<kind of rude wording>`. Training and scoring both use this function, so
+    they cannot drift apart."""
     toks = _TOKEN.findall(sentence.lower())
     found = {f"w:{t}" for t in toks}
     found |= {f"b:{a} {b}" for a, b in zip(toks, toks[1:])}
     found |= {f"s:{name}" for name, rx in _COMPILED.items() if rx.search(sentence)}
+    found |= {f"m:{kind}" for kind, rx in _MARKERS.items() if rx.search(sentence)}
     return sorted(found)
 
 
@@ -109,9 +141,13 @@ class RudenessModel:
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{path}: invalid rudeness model ({exc})") from None
 
-    def sentence_prob(self, sentence: str) -> float:
-        z = self.intercept + sum(self.weights.get(f, 0.0) for f in features(sentence))
-        return float(1.0 / (1.0 + np.exp(-z)))
+    def sentence_prob(self, sentence: str, boost: float = MARKER_BOOST) -> float:
+        """P(impolite) of one sentence: the learned weights, plus `boost` log-odds per kind of rude
+        wording matched (0 gives the model exactly as trained)."""
+        found = features(sentence)
+        z = self.intercept + sum(self.weights.get(f, 0.0) for f in found)
+        z += boost * sum(f.startswith("m:") for f in found)
+        return float(1.0 / (1.0 + math.exp(-z)))
 
 
 @lru_cache(maxsize=1)

@@ -83,8 +83,7 @@ def simulate_traces(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incid
                        "reference_answer": reference if draws["reference"][i] else None})
         labels.append({"trace_id": trace_ids[i], "hallucinated": bool(halluc[i]), "hallucination_kind": kind,
                        "toxic": bool(toxic[i]), "pii_leak": bool(pii[i]), "pii_kinds": pii_kinds,
-                       "refusal": bool(refusal[i]), "rude": bool(rude[i] or toxic[i]),
-                       "rude_kind": rude_pick[i][0] if rude[i] else "insult" if toxic[i] else None})
+                       "refusal": bool(refusal[i]), "rude": bool(rude[i]), "rude_kind": rude_pick[i][0] or None})
     _add_usage(app, traces, version, versions, model, models, status, tok_mult, lat_mult, draws, rng)
     for trace, stamp, st in zip(traces, iso_from_ms(ts_ms), status):
         trace["timestamp"] = stamp
