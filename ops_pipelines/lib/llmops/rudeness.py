@@ -156,22 +156,29 @@ def model() -> RudenessModel:
     return RudenessModel.load()
 
 
-def rudeness(text: str | None, fitted: RudenessModel | None = None) -> float:
-    """Highest sentence P(impolite) of the text in [0, 1]; NaN for a missing or blank text."""
+def rudeness(text: str | None, fitted: RudenessModel | None = None, _memo: dict[str, float] | None = None) -> float:
+    """Highest sentence P(impolite) of the text in [0, 1], rounded to 4 decimals; NaN for a
+    missing or blank text."""
     parts = sentences(text)
     if not parts:
         return float("nan")
     m = fitted or model()
-    return round(max(m.sentence_prob(s) for s in parts), 4)
+    memo = {} if _memo is None else _memo
+    for s in parts:
+        if s not in memo:
+            memo[s] = m.sentence_prob(s)
+    return round(max(memo[s] for s in parts), 4)
 
 
 def rudeness_probs(texts: Sequence[str | None], fitted: RudenessModel | None = None) -> np.ndarray:
-    """rudeness() of each text; identical texts are scored once."""
+    """rudeness() of each text; identical texts and sentences are scored once per call (answers
+    of one app share greetings, closings and policy sentences)."""
     m = fitted or model()
+    memo: dict[str, float] = {}
     seen: dict[str | None, float] = {}
     for t in texts:
         if t not in seen:
-            seen[t] = rudeness(t if isinstance(t, str) else None, m)
+            seen[t] = rudeness(t if isinstance(t, str) else None, m, memo)
     return np.array([seen[t] for t in texts], dtype=float)
 
 
