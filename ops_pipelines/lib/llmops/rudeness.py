@@ -147,6 +147,7 @@ class RudenessModel:
         found = features(sentence)
         z = self.intercept + sum(self.weights.get(f, 0.0) for f in found)
         z += boost * sum(f.startswith("m:") for f in found)
+        z = min(50.0, max(-50.0, z))  # a run-on "sentence" of thousands of words must not overflow exp
         return float(1.0 / (1.0 + math.exp(-z)))
 
 

@@ -40,8 +40,8 @@ from ops_pipelines.lib.llmops.toxicity import TOXIC_THRESHOLD, toxicity_probs
 HALLUCINATION_THRESHOLD = 0.75
 ID_COLUMNS = ["trace_id", "timestamp", "app", "model", "prompt_template_id", "prompt_version"]
 COLUMNS = [*ID_COLUMNS, "groundedness", "groundedness_method", "hallucinated", "relevance", "refusal", "toxicity",
-           "toxic", "rudeness", "rude", "pii_found", "pii_kinds", "answer_redacted", "format_valid", "exact_match", "token_f1", "rouge_l",
-           "semantic_similarity", "input_tokens", "output_tokens", "tokens_estimated", "cost_usd", "latency_ms",
+           "toxic", "rudeness", "rude", "pii_found", "pii_kinds", "answer_redacted", "format_valid", "exact_match",
+           "token_f1", "rouge_l", "semantic_similarity", "input_tokens", "output_tokens", "tokens_estimated", "cost_usd", "latency_ms",
            "status"]
 
 

@@ -68,9 +68,10 @@ def test_rudeness_is_not_toxicity():
 
 
 def test_missing_and_blank_texts_are_nan_and_batches_match_single_calls():
-    texts = ["Whatever.", None, "   ", "Thanks for reaching out! Standard shipping takes 3-5 business days.", "Whatever."]
+    texts = ["Whatever.", None, "   ", "Thanks for reaching out! Standard shipping takes 3-5 business days.", "Whatever.",
+             "why " * 5000]  # a run-on text: no overflow
     got = r.rudeness_probs(texts)
     assert math.isnan(got[1]) and math.isnan(got[2])
-    ok = [0, 3, 4]
+    ok = [0, 3, 4, 5]
     assert got[ok].tolist() == [r.rudeness(texts[i]) for i in ok] and got[0] == got[4]
     assert ((got[ok] >= 0) & (got[ok] <= 1)).all() and np.isfinite(got[ok]).all()
