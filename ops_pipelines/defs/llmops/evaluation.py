@@ -10,7 +10,7 @@ from ops_pipelines.resources.llmops_config import LLMOpsConfig
 @dg.asset(partitions_def=daily_partitions, group_name="llmops", owners=["team:llmops"], kinds={"pandas", "parquet"})
 def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig, llm_judge: LLMJudge):
     """One row per trace, scored offline with no API key: groundedness and hallucination,
-    relevance, refusal, toxicity, PII found (the stored answer is redacted), format validity,
+    relevance, refusal, toxicity, rudeness, PII found (the stored answer is redacted), format validity,
     reference scores when a reference exists, tokens (estimated when missing) and cost.
     With the optional LLM judge on, also `judge_*` columns from an OpenAI-compatible endpoint."""
     from ops_pipelines.lib.llmops.scores import score_traces
@@ -30,6 +30,7 @@ def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig, llm_judge: LLMJudge
         "dagster/row_count": len(scores),
         "hallucination_rate": rate("hallucinated"),
         "toxicity_rate": rate("toxic"),
+        "rudeness_rate": rate("rude"),
         "pii_rate": rate("pii_found"),
         "refusal_rate": rate("refusal"),
         "cost_usd": float(scores["cost_usd"].sum()),
@@ -54,7 +55,7 @@ def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig, llm_judge: LLMJudge
     ],
 )
 def llm_quality_daily(llm_eval_scores, llmops_config: LLMOpsConfig):
-    """Per app, model and prompt version: hallucination, toxicity, PII, refusal and error rates,
+    """Per app, model and prompt version: hallucination, toxicity, rudeness, PII, refusal and error rates,
     latency p50/p95/p99, tokens, cost per response and per day; checked against the guardrails."""
     from ops_pipelines.lib.llmops.guardrails import breaches, spend
     from ops_pipelines.lib.llmops.quality import quality_daily

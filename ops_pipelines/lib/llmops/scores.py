@@ -7,6 +7,8 @@ Thresholds:
   answer with one wrong fact scores about 0.5, and an answer whose claims are all supported
   scores at least 0.75. Chosen on the sample world (sample-world test).
 - TOXIC_THRESHOLD = 0.5 (toxicity.py): the classifier's own decision point.
+- `rude` = rudeness >= the threshold in assets/llmops/rudeness_model.json (rudeness.py): rude
+  wording without insult (curt, condescending, blaming, sarcastic, dismissive), apart from toxicity.
 Rows without an answer (status error/timeout) get null quality scores.
 Groundedness, relevance and semantic similarity are scored for the whole frame at once (one
 embedding call with the `embeddings` extra); `groundedness_method` says which method ran
@@ -32,13 +34,14 @@ from ops_pipelines.lib.llmops.reference import (
     token_f1,
 )
 from ops_pipelines.lib.llmops.relevance import is_refusal, relevance_many
+from ops_pipelines.lib.llmops.rudeness import rude_threshold, rudeness_probs
 from ops_pipelines.lib.llmops.toxicity import TOXIC_THRESHOLD, toxicity_probs
 
 HALLUCINATION_THRESHOLD = 0.75
 ID_COLUMNS = ["trace_id", "timestamp", "app", "model", "prompt_template_id", "prompt_version"]
 COLUMNS = [*ID_COLUMNS, "groundedness", "groundedness_method", "hallucinated", "relevance", "refusal", "toxicity",
-           "toxic", "pii_found", "pii_kinds", "answer_redacted", "format_valid", "exact_match", "token_f1", "rouge_l",
-           "semantic_similarity", "input_tokens", "output_tokens", "tokens_estimated", "cost_usd", "latency_ms",
+           "toxic", "rudeness", "rude", "pii_found", "pii_kinds", "answer_redacted", "format_valid", "exact_match",
+           "token_f1", "rouge_l", "semantic_similarity", "input_tokens", "output_tokens", "tokens_estimated", "cost_usd", "latency_ms",
            "status"]
 
 
@@ -121,6 +124,8 @@ def score_traces(traces: pd.DataFrame, prices: Prices, templates: Templates) -> 
         "boolean").where(has_answer, pd.NA)
     out["toxicity"] = toxicity_probs(answers.tolist())
     out["toxic"] = (out["toxicity"] >= TOXIC_THRESHOLD).astype("boolean").where(has_answer, pd.NA)
+    out["rudeness"] = rudeness_probs(answers.tolist())
+    out["rude"] = (out["rudeness"] >= rude_threshold()).astype("boolean").where(has_answer, pd.NA)
     tokens = fill_tokens(traces.assign(answer=answers))
     for col in tokens:
         out[col] = tokens[col]

@@ -265,13 +265,14 @@ def llm_section(inputs: HealthInputs, draw: bool) -> Section:
         return Section(title, ["No LLM traffic on this day."])
     get = lambda r, c: getattr(r, c, math.nan)
     rows = [[r.app, r.prompt_version, r.model, fmt(r.responses, "int"), fmt(get(r, "hallucinated_rate"), "pct"),
-             fmt(get(r, "toxic_rate"), "pct"), fmt(get(r, "pii_rate"), "pct"), fmt(get(r, "latency_p95_ms"), "ms"),
-             fmt(get(r, "cost_per_response_usd"), "usd"), fmt(get(r, "cost_usd"), "usd")] for r in llm.itertuples()]
+             fmt(get(r, "toxic_rate"), "pct"), fmt(get(r, "rude_rate"), "pct"), fmt(get(r, "pii_rate"), "pct"),
+             fmt(get(r, "latency_p95_ms"), "ms"), fmt(get(r, "cost_per_response_usd"), "usd"), fmt(get(r, "cost_usd"), "usd")]
+            for r in llm.itertuples()]
     head = headline(inputs)
     text = [(f"{head['llm_responses']:,} responses, ${head['llm_cost_usd']:,.2f} spent, hallucination rate "
             f"{head['llm_hallucination_rate']:.1%} of answered traces.")]
-    table = Table(["app", "prompt version", "model", "responses", "hallucination", "toxicity", "PII", "latency p95",
-                   "cost / response", "cost"], rows)
+    table = Table(["app", "prompt version", "model", "responses", "hallucination", "toxicity", "rudeness", "PII",
+                   "latency p95", "cost / response", "cost"], rows)
     figures = [(charts.llm_quality(llm), "LLM quality per prompt version and model")] if draw else []
     return Section(title, text, table, figures)
 

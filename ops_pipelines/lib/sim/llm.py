@@ -56,6 +56,7 @@ def simulate_traces(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incid
     halluc = ok & ~refusal & (rng.random(n) < rate["hallucination_rate"])
     toxic = ok & ~refusal & (rng.random(n) < rate["toxic_rate"])
     pii = ok & ~refusal & (rng.random(n) < rate["pii_leak_rate"])
+    rude, rude_pick = _rude_draws(app, seed, day, version, versions, ok & ~refusal & ~toxic)
     draws = {
         "swap": rng.random(n) < 0.7, "topic": rng.integers(0, 1 << 30, n), "pick": rng.integers(0, 1 << 30, (n, 8)),
         "extra": rng.random(n) < float(app["extra_fact_share"]), "reference": rng.random(n) < float(app["reference_share"]),
@@ -71,7 +72,7 @@ def simulate_traces(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incid
         answer, kind, pii_kinds = None, None, []
         if ok[i]:
             answer, kind = _answer(app, topic, draws["pick"][i], refusal[i], halluc[i], draws["swap"][i],
-                                   draws["extra"][i], toxic[i], tok_mult[i] > 1.5)
+                                   draws["extra"][i], toxic[i], tok_mult[i] > 1.5, rude_pick[i] if rude[i] else None)
             if pii[i]:
                 pii_kinds = [PII_KINDS[draws["pii_kind"][i]]]
                 value = pii_value(pii_kinds[0], rng, app["pii_names"], app["pii_domains"])
@@ -82,7 +83,7 @@ def simulate_traces(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incid
                        "reference_answer": reference if draws["reference"][i] else None})
         labels.append({"trace_id": trace_ids[i], "hallucinated": bool(halluc[i]), "hallucination_kind": kind,
                        "toxic": bool(toxic[i]), "pii_leak": bool(pii[i]), "pii_kinds": pii_kinds,
-                       "refusal": bool(refusal[i])})
+                       "refusal": bool(refusal[i]), "rude": bool(rude[i]), "rude_kind": rude_pick[i][0] or None})
     _add_usage(app, traces, version, versions, model, models, status, tok_mult, lat_mult, draws, rng)
     for trace, stamp, st in zip(traces, iso_from_ms(ts_ms), status):
         trace["timestamp"] = stamp
@@ -99,8 +100,20 @@ def _qa(topics: list[Topic], topic: Topic, pick: np.ndarray, order_id: int) -> t
     return question, contexts, topic.answers[0]
 
 
+def _rude_draws(app: dict, seed: int, day: Day, version: np.ndarray, versions: list[str],
+                eligible: np.ndarray) -> tuple[np.ndarray, list[tuple[str, str, str]]]:
+    """Which traces are rude (per prompt version's `rude_rate`) and the (kind, at, text) phrasing of
+    each: a stream of its own, so every other draw of the day is the same as without rudeness."""
+    rng = day_rng(seed, day.index, Stream.LLM, 2)
+    phrasings = [(kind, p["at"], p["text"]) for kind, ps in sorted(app.get("rude_phrasings", {}).items()) for p in ps]
+    p_rude = np.array([float(app["prompt_versions"][v].get("rude_rate", 0.0)) for v in versions])[version]
+    rude = eligible & (rng.random(len(version)) < p_rude) & bool(phrasings)
+    picks = rng.integers(0, max(1, len(phrasings)), len(version))
+    return rude, [phrasings[k] if r else ("", "", "") for k, r in zip(picks, rude)]
+
+
 def _answer(app: dict, topic: Topic, pick: np.ndarray, refusal: bool, halluc: bool, swap: bool, extra: bool,
-            toxic: bool, verbose: bool) -> tuple[str, str | None]:
+            toxic: bool, verbose: bool, rude: tuple[str, str, str] | None = None) -> tuple[str, str | None]:
     if refusal:
         return app["refusals"][pick[4] % len(app["refusals"])], None
     kind = None
@@ -120,6 +133,9 @@ def _answer(app: dict, topic: Topic, pick: np.ndarray, refusal: bool, halluc: bo
     closing = app["closings"][pick[4] % len(app["closings"])]
     if toxic:
         greeting = app["toxic_openers"][pick[5] % len(app["toxic_openers"])]
+    if rude:  # a rude opener replaces the greeting, a rude closer the closing
+        _, at, text = rude
+        greeting, closing = (text, closing) if at == "start" else (greeting, text)
     return f"{greeting}{body}{closing}", kind
 
 

@@ -31,7 +31,7 @@ def scored(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("measured", "truth"), [("hallucinated", "hallucinated"), ("toxic", "toxic"),
-                                                  ("pii_found", "pii_leak"), ("refusal", "refusal")])
+                                                  ("pii_found", "pii_leak"), ("refusal", "refusal"), ("rude", "rude")])
 def test_rates_within_two_points_of_ground_truth(scored, measured, truth):
     scores, labels, _, _ = scored
     ok = scores[scores["status"] == "ok"].merge(labels, on="trace_id", suffixes=("", "_true"))
@@ -83,7 +83,7 @@ def test_cli_adds_scores_and_never_writes_raw_pii(tmp_path: Path):
     out = [json.loads(line) for line in dst.read_text().splitlines()]
     assert [o["id"] for o in out] == [1, 2, 3]
     for o in out:
-        assert {"groundedness", "relevance", "toxicity", "pii_found", "refusal"} <= o.keys()
+        assert {"groundedness", "relevance", "toxicity", "rudeness", "rude", "pii_found", "refusal"} <= o.keys()
     assert out[0]["groundedness"] > out[1]["groundedness"]
     assert out[0]["rouge_l"] > 0 and out[1]["rouge_l"] is None
     assert out[1]["pii_found"] and out[1]["pii_kinds"] == ["email"]

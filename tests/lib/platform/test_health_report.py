@@ -30,7 +30,8 @@ def incident(iid, start, end, root, action, services, severity="major"):
 
 def llm_row(version, model, responses, answered, hallucinated, p95, cost):
     return {"app": "support", "model": model, "prompt_version": version, "responses": responses, "answered": answered,
-            "hallucinated": hallucinated, "hallucinated_rate": hallucinated / answered, "toxic_rate": 0.01, "pii_rate": 0.0,
+            "hallucinated": hallucinated, "hallucinated_rate": hallucinated / answered, "toxic_rate": 0.01, "rude_rate": 0.02,
+            "pii_rate": 0.0,
             "latency_p95_ms": p95, "cost_usd": cost, "cost_per_response_usd": cost / responses}
 
 
@@ -108,7 +109,7 @@ def test_llm_and_prompt_sections_show_every_version_and_the_promotion():
     rows = table_rows(section(md, "LLM quality and cost"))
     assert sorted((r[1], r[2]) for r in rows) == [("v1", "large"), ("v1", "small"), ("v2", "small")]
     small_v1 = next(r for r in rows if r[1:3] == ["v1", "small"])
-    assert small_v1[4] == "10.0%" and small_v1[7] == "1,300 ms"
+    assert small_v1[4] == "10.0%" and small_v1[6] == "2.0%" and small_v1[8] == "1,300 ms"  # rudeness, latency p95
     prompts = section(md, "Prompt versions")
     assert "Promotion of v2: promote (v2 is better)." in prompts and "v2 is better (95% CI excludes 0)" in prompts
 
@@ -189,7 +190,7 @@ def test_non_finite_numbers_render_as_not_available():
     inputs = make_inputs(llm_quality=llm, noise={"anomalous_points": float("nan"), "alerts": float("inf"), "incidents": None})
     rows = table_rows(section(render_markdown(inputs), "LLM quality and cost"))
     row = next(r for r in rows if r[1:3] == ["v1", "small"])
-    assert row[4] == row[7] == row[8] == "n/a"
+    assert row[4] == row[8] == row[9] == "n/a"  # hallucination, latency p95, cost per response
     h = headline(inputs)
     assert all(math.isfinite(v) for v in h.values())
     assert h["anomalous_points"] == h["alerts"] == 0

@@ -26,14 +26,14 @@ def test_label_shares_are_near_the_configured_rates(labelled, truth14):
     for version, spec in truth14["llm_app"]["prompt_versions"].items():
         sub = ok[ok["prompt_version"] == version]
         assert len(sub) > 3000
-        for label in ("hallucination", "toxic", "pii_leak", "refusal"):
+        for label in ("hallucination", "toxic", "pii_leak", "refusal", "rude"):
             rate = spec[f"{label}_rate"]
             column = "hallucinated" if label == "hallucination" else label
             tolerance = max(0.006, 4 * np.sqrt(rate * (1 - rate) / len(sub)))
             assert abs(sub[column].mean() - rate) < tolerance, (version, label, sub[column].mean(), rate)
     v1, v2 = (ok[ok["prompt_version"] == v]["hallucinated"].mean() for v in ("support-v1", "support-v2"))
     assert v1 > v2 + 0.04
-    assert not labelled.loc[labelled["status"] != "ok", ["hallucinated", "toxic", "pii_leak", "refusal"]].any().any()
+    assert not labelled.loc[labelled["status"] != "ok", ["hallucinated", "toxic", "pii_leak", "refusal", "rude"]].any().any()
 
 
 def test_grounded_answers_only_state_facts_from_their_contexts(labelled):
