@@ -229,11 +229,23 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_llm_eval(args: argparse.Namespace) -> int:
-    from ops_pipelines.lib.llmops.cli_eval import llm_eval
+    """Exit 0: some row was scored (rejected lines are listed on stderr and in the rejects file);
+    1: no row could be scored; 2: the command could not run (unreadable input, bad output path)."""
+    from ops_pipelines.lib.llmops.cli_eval import UsageError, llm_eval
 
-    count = llm_eval(Path(args.input), Path(args.output), judge=args.judge)
-    print(f"scored {count} row(s) into {args.output}")
-    return 0
+    shown = 20  # per line on stderr; all of them are in the rejects file
+    try:
+        result = llm_eval(Path(args.input), Path(args.output), judge=args.judge)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for reject in result.rejects[:shown]:
+        print(f"{args.input}:{reject.line}: {reject.reason}; not scored", file=sys.stderr)
+    if len(result.rejects) > shown:
+        print(f"... and {len(result.rejects) - shown} more", file=sys.stderr)
+    rejected = f"; {len(result.rejects)} line(s) rejected, see {result.rejects_path}" if result.rejects else ""
+    print(f"scored {result.scored} row(s) into {args.output}{rejected}")
+    return 0 if result.scored else 1
 
 
 def cmd_status(args: argparse.Namespace) -> int:

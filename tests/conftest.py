@@ -68,3 +68,21 @@ def pg():
     """Connection parameters of a real PostgreSQL server (CI's, or one started for the module)."""
     with postgres_or_skip() as params:
         yield params
+
+
+@pytest.fixture(scope="session")
+def topic_shift_world(tmp_path_factory):
+    """The default sample world (seed 7) through the day of its LLM topic shift, and that day."""
+    import datetime as dt
+    import json
+    import shutil
+
+    from ops_pipelines.lib.sim import DEFAULT_START, simulate_world
+    from ops_pipelines.lib.sim.config import load_config
+
+    days = int(load_config().section("llm_app")["topic_shift"]["day_offset"]) + 1
+    root = tmp_path_factory.mktemp("topic_shift_world")
+    simulate_world(root, DEFAULT_START, days, seed=7)
+    shift = json.loads((root / "ground_truth" / "world.json").read_text())["llm_app"]["topic_shift"]
+    yield root, shift, [(DEFAULT_START + dt.timedelta(days=i)).isoformat() for i in range(days)]
+    shutil.rmtree(root, ignore_errors=True)

@@ -25,7 +25,8 @@ def llm_eval_scores(llm_traces, llmops_config: LLMOpsConfig, llm_judge: LLMJudge
         judge_meta = {**judge.judge_summary(judged), "judge_model": llm_judge.judge_config().model,
                       "judge_prompt_version": judge.JUDGE_PROMPT_VERSION}
     answered = scores[scores["status"] == "ok"]
-    rate = lambda col: float(answered[col].astype(bool).mean()) if len(answered) else 0.0
+    # Rows without a verdict (no context, an empty answer) are left out of a rate, not counted as "no".
+    rate = lambda col: float(answered[col].astype("boolean").mean()) if answered[col].notna().any() else 0.0
     return dg.Output(scores, metadata={
         "dagster/row_count": len(scores),
         "hallucination_rate": rate("hallucinated"),
@@ -69,7 +70,7 @@ def llm_quality_daily(llm_eval_scores, llmops_config: LLMOpsConfig):
         "cost_usd": spend(table),
         "cost_per_response_usd": spend(table) / max(len(llm_eval_scores), 1),
         "latency_p95_ms": float(llm_eval_scores["latency_ms"].quantile(0.95)) if len(llm_eval_scores) else 0.0,
-        "hallucination_rate": float(answered["hallucinated"].astype(bool).mean()) if len(answered) else 0.0,
+        "hallucination_rate": float(answered["hallucinated"].astype("boolean").mean()) if answered["hallucinated"].notna().any() else 0.0,
         "table": dg.MetadataValue.md(table.round(4).to_markdown(index=False) if len(table) else "no traces"),
     })
     for role in ("candidate", "production"):

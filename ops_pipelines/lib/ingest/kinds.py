@@ -158,9 +158,12 @@ def read_logs_file(path: Path, options: FormatOptions) -> Rows:
 
 
 def read_llm_traces_file(path: Path, options: FormatOptions = FormatOptions()) -> Rows:
-    """JSON Lines LLM traces; `context` (string or list) is accepted as an alias of `contexts`."""
+    """JSON Lines LLM traces; `context` (string or list) is accepted as an alias of `contexts`. A trace
+    without either is kept with no contexts (an app without retrieval): scoring gives it no
+    groundedness verdict instead of quarantining its cost and latency."""
     rows, bad = read_jsonl(path, [*LLM_TRACES.columns, "context"], options.max_line_bytes)
     rows["contexts"] = rows["contexts"].where(rows["contexts"].notna(), rows["context"])
+    rows["contexts"] = rows["contexts"].map(lambda v: [] if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v)
     return rows.drop(columns=["context"]), bad
 
 

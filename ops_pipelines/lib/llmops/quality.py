@@ -20,11 +20,12 @@ def quality_daily(scores: pd.DataFrame) -> pd.DataFrame:
         rude=scores["rude"].astype("boolean").fillna(False).astype(bool),
         pii=scores["pii_found"].astype("boolean").fillna(False).astype(bool),
         refused=scores["refusal"].astype("boolean").fillna(False).astype(bool),
+        judged=scores["hallucinated"].notna(),  # a groundedness verdict exists (not: no context, empty answer)
         tokens=scores["input_tokens"].fillna(0) + scores["output_tokens"].fillna(0),
     )
     g = frame.groupby(GROUP, observed=True, sort=True)
     out = g.agg(
-        responses=("trace_id", "size"), answered=("ok", "sum"), errors=("error", "sum"),
+        responses=("trace_id", "size"), answered=("ok", "sum"), judged=("judged", "sum"), errors=("error", "sum"),
         hallucinated=("hallucinated", "sum"), toxic=("toxic", "sum"), rude=("rude", "sum"), pii=("pii", "sum"),
         refused=("refused", "sum"),
         latency_p50_ms=("latency_ms", lambda s: s.quantile(0.50)), latency_p95_ms=("latency_ms", lambda s: s.quantile(0.95)),
@@ -34,6 +35,7 @@ def quality_daily(scores: pd.DataFrame) -> pd.DataFrame:
     answered = out["answered"].where(out["answered"] > 0)
     for name in ("hallucinated", "toxic", "rude", "pii", "refused"):
         out[f"{name}_rate"] = out[name] / answered
+    out["hallucinated_rate"] = out["hallucinated"] / out["judged"].where(out["judged"] > 0)
     out["error_rate"] = out["errors"] / out["responses"]
     out["cost_per_response_usd"] = out["cost_usd"] / out["responses"]
     return out

@@ -9,7 +9,11 @@ Thresholds:
 - TOXIC_THRESHOLD = 0.5 (toxicity.py): the classifier's own decision point.
 - `rude` = rudeness >= the threshold in assets/llmops/rudeness_model.json (rudeness.py): rude
   wording without insult (curt, condescending, blaming, sarcastic, dismissive), apart from toxicity.
-Rows without an answer (status error/timeout) get null quality scores.
+Rows without an answer (status error/timeout) get null quality scores. An `ok` trace whose answer
+is empty is scored as the empty answer it is (relevance 0, not toxic, not rude, no PII, not a refusal) with
+no groundedness verdict: it asserts nothing. A row without context (no list, an empty list, only
+blank passages) gets an empty groundedness, `groundedness_method` = "no_context" and a null
+`hallucinated`: nothing to be grounded in is no evidence of being grounded.
 Groundedness, relevance and semantic similarity are scored for the whole frame at once (one
 embedding call with the `embeddings` extra); `groundedness_method` says which method ran
 ("embeddings" or "lexical", see groundedness.py); `semantic_similarity` is NaN without the extra.
@@ -52,9 +56,9 @@ def _text(value: Any) -> str | None:
 
 def _contexts(value: Any) -> list[str]:
     if isinstance(value, str):
-        return [value]
+        return [value] if value.strip() else []
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [str(c) for c in value if c is not None]
+        return [str(c) for c in value if c is not None and str(c).strip()]
     return []
 
 
@@ -80,17 +84,18 @@ def _batch_scores(questions: list[str | None], contexts: list[list[str]], answer
     """The model-backed scores of a whole frame in one pass each; NaN where there is no answer."""
     method = embeddings.method()
     rows = [i for i, a in enumerate(answers) if a is not None]
+    grounded = [i for i in rows if contexts[i]]
 
-    def spread(values: np.ndarray) -> np.ndarray:
+    def spread(values: np.ndarray, at: list[int] = rows) -> np.ndarray:
         out = np.full(len(answers), np.nan)
-        out[rows] = values
+        out[at] = values
         return out
 
-    def pick(xs: list) -> list:
-        return [xs[i] for i in rows]
+    def pick(xs: list, at: list[int] = rows) -> list:
+        return [xs[i] for i in at]
 
-    return {"groundedness": spread(groundedness_many(pick(redacted), pick(contexts), method)),
-            "groundedness_method": [method if a is not None else None for a in answers],
+    return {"groundedness": spread(groundedness_many(pick(redacted, grounded), pick(contexts, grounded), method), grounded),
+            "groundedness_method": [None if a is None else method if c else "no_context" for a, c in zip(answers, contexts)],
             "relevance": spread(relevance_many(pick(questions), pick(answers), method)),
             "semantic_similarity": spread(semantic_similarity_many(pick(answers), pick(references), method))}
 
@@ -105,26 +110,29 @@ def score_traces(traces: pd.DataFrame, prices: Prices, templates: Templates) -> 
         if col not in traces:
             traces[col] = None
     answers = traces["answer"].map(_text)
+    empty = answers.isna() & traces["status"].fillna("ok").eq("ok")  # answered, with nothing
     questions, contexts = traces["question"].map(_text).tolist(), traces["contexts"].map(_contexts).tolist()
     references = traces["reference_answer"].map(_text).tolist()
     per_row = pd.DataFrame([
-        _row_scores(a, r, templates.get(t) if isinstance(t, str) else None)
-        for a, r, t in zip(answers, references, traces["prompt_template_id"])
+        _row_scores("" if e else a, r, templates.get(t) if isinstance(t, str) else None)
+        for a, e, r, t in zip(answers, empty, references, traces["prompt_template_id"])
     ], index=traces.index)
     batch = _batch_scores(questions, contexts, answers.tolist(), per_row["answer_redacted"].tolist(), references)
+    batch["relevance"] = np.where(empty, 0.0, batch["relevance"])  # an empty answer answers nothing
     out = traces[ID_COLUMNS].copy()
     for col in per_row:
         out[col] = per_row[col]
     for col, values in batch.items():
         out[col] = values
-    has_answer = answers.notna()
+    has_answer = answers.notna() | empty
     refusal = out["refusal"].astype("boolean")
     out["refusal"] = refusal
+    # No groundedness (no answer, an empty one, no context): no verdict either way.
     out["hallucinated"] = ((out["groundedness"] < HALLUCINATION_THRESHOLD) & ~refusal.fillna(False)).astype(
-        "boolean").where(has_answer, pd.NA)
-    out["toxicity"] = toxicity_probs(answers.tolist())
+        "boolean").where(out["groundedness"].notna(), pd.NA)
+    out["toxicity"] = np.where(empty, 0.0, toxicity_probs(answers.tolist()))
     out["toxic"] = (out["toxicity"] >= TOXIC_THRESHOLD).astype("boolean").where(has_answer, pd.NA)
-    out["rudeness"] = rudeness_probs(answers.tolist())
+    out["rudeness"] = np.where(empty, 0.0, rudeness_probs(answers.tolist()))
     out["rude"] = (out["rudeness"] >= rude_threshold()).astype("boolean").where(has_answer, pd.NA)
     tokens = fill_tokens(traces.assign(answer=answers))
     for col in tokens:

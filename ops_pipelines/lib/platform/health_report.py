@@ -170,6 +170,8 @@ def headline(inputs: HealthInputs) -> dict[str, float | int]:
     found = clean_incidents(inputs.incidents)[0] if not missing(inputs.incidents, INCIDENT_REQUIRED) else pd.DataFrame()
     llm = clean_llm(inputs.llm_quality) if not missing(inputs.llm_quality, LLM_REQUIRED) else pd.DataFrame()
     total = lambda col: float(llm[col].sum()) if col in llm.columns else 0.0
+    # Hallucination is a share of the traces with a groundedness verdict (older tables lack `judged`).
+    judged = "judged" if "judged" in llm.columns else "answered"
     promotion = inputs.prompt_promotion
     models = inputs.mlops or []
     return {
@@ -180,7 +182,7 @@ def headline(inputs: HealthInputs) -> dict[str, float | int]:
         "noise_compression": float(noise["compression"]),
         "llm_responses": int(total("responses")),
         "llm_cost_usd": total("cost_usd"),
-        "llm_hallucination_rate": total("hallucinated") / total("answered") if total("answered") else 0.0,
+        "llm_hallucination_rate": total("hallucinated") / total(judged) if total(judged) else 0.0,
         "llm_latency_p95_ms_worst": finite(llm["latency_p95_ms"].max(), 0.0) if "latency_p95_ms" in llm.columns else 0.0,
         "prompt_promotions": int((promotion["decision"] == "promote").sum()) if "decision" in promotion.columns else 0,
         "models_drifted": sum(str(m.get("drift_verdict", "")).lower() in ("drift", "drifted", "true") for m in models),

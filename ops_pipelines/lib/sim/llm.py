@@ -65,9 +65,10 @@ def simulate_traces(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incid
     topics = compile_kb(app["knowledge_base"])
     trace_ids = hex_ids(rng, n, 32)
     order_ids = rng.integers(10**7, 10**8, n)
+    launch, asks_launch = topic_shift(app, seed, day, n)
     traces, labels = [], []
     for i in range(n):
-        topic = topics[draws["topic"][i] % len(topics)]
+        topic = launch if asks_launch[i] else topics[draws["topic"][i] % len(topics)]
         question, contexts, reference = _qa(topics, topic, draws["pick"][i], order_ids[i])
         answer, kind, pii_kinds = None, None, []
         if ok[i]:
@@ -91,10 +92,26 @@ def simulate_traces(cfg: WorldConfig, seed: int, day: Day, incidents: list[Incid
     return traces, labels
 
 
+def topic_shift(app: dict, seed: int, day: Day, n: int) -> tuple[Topic | None, np.ndarray]:
+    """The launch topic and which of the day's `n` traces ask about it: none before the shift day,
+    then `shares[k]` of the traffic on the k-th day after it (the last share holds). Drawn from a
+    stream of its own, so every other draw of the day is the same with or without the shift."""
+    spec = app.get("topic_shift")
+    if not spec or day.index < int(spec["day_offset"]):
+        return None, np.zeros(n, dtype=bool)
+    shares = spec["shares"]
+    share = float(shares[min(day.index - int(spec["day_offset"]), len(shares) - 1)])
+    rng = day_rng(seed, day.index, Stream.LLM, 1)
+    return compile_kb([spec["topic"]])[0], rng.random(n) < share
+
+
 def _qa(topics: list[Topic], topic: Topic, pick: np.ndarray, order_id: int) -> tuple[str, list[str], str]:
     """Question, retrieved contexts (the topic's passages plus one distractor), reference answer."""
     question = topic.questions[pick[0] % len(topic.questions)].format(order_id=f"ord-{order_id}")
-    other = topics[(topics.index(topic) + 1 + pick[1] % (len(topics) - 1)) % len(topics)]
+    if topic in topics:
+        other = topics[(topics.index(topic) + 1 + pick[1] % (len(topics) - 1)) % len(topics)]
+    else:  # the launch topic: any regular topic is a distractor
+        other = topics[pick[1] % len(topics)]
     contexts = list(topic.passages)
     contexts.insert(pick[2] % (len(contexts) + 1), other.passages[pick[3] % len(other.passages)])
     return question, contexts, topic.answers[0]

@@ -108,6 +108,15 @@ def _add(total: dict[str, int], part: dict[str, int]) -> None:
         total[key] = total.get(key, 0) + int(value)
 
 
+def _topic_shift_record(app: dict[str, Any], start: dt.date, days: int) -> dict[str, Any] | None:
+    """When the support assistant's new topic appears (None if not within the run) and its daily shares."""
+    spec = app.get("topic_shift")
+    if not spec or int(spec["day_offset"]) >= days:
+        return None
+    return {"date": (start + dt.timedelta(days=int(spec["day_offset"]))).isoformat(), "topic": spec["topic"]["topic"],
+            "shares": spec["shares"], "questions": spec["topic"]["questions"]}
+
+
 def _write_ground_truth(out: Path, cfg: WorldConfig, seed: int, start: dt.date, days: int,
                         incidents: list[Incident], routine: tuple[list[Change], list[Job], list[Surge]],
                         gaps: list[dict[str, Any]], labels: list[dict[str, Any]], ledger: BadRowLedger,
@@ -129,7 +138,7 @@ def _write_ground_truth(out: Path, cfg: WorldConfig, seed: int, start: dt.date, 
         "shift_date": shift.isoformat() if shift else None,
         "llm_app": {"app": app["app"], "prompt_template_id": app["prompt_template_id"],
                     "prompt_versions": app["prompt_versions"], "models": app["models"],
-                    "rates_apply_to": "traces with status ok"},
+                    "rates_apply_to": "traces with status ok", "topic_shift": _topic_shift_record(app, start, days)},
         "recsys": {"shift_day_offset": cfg.shift_day_offset, "click_model": cfg.section("recsys")["click_model"]},
         "deploys": [deploy_record(start, c) for c in changes if c.kind == "deploy"],
         "changes": [change_record(start, c) for c in changes],

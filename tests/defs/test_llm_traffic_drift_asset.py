@@ -1,0 +1,31 @@
+"""llm_traffic_drift as Dagster runs it: the week before from the IO manager, metadata, Evidently's report."""
+
+import dagster as dg
+import pandas as pd
+
+from ops_pipelines.defs.llmops.ingestion import llm_traces
+from ops_pipelines.defs.llmops.traffic import llm_traffic_drift
+from ops_pipelines.io.parquet import ParquetIOManager
+from ops_pipelines.resources.landing_zone import LandingZone
+
+
+def test_the_shift_day_is_flagged_named_and_reported(topic_shift_world, tmp_path):
+    root, shift, days = topic_shift_world
+    resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s"))}
+    window = days[days.index(shift["date"]) - 7:]
+    for day in window:
+        assert dg.materialize([llm_traces], partition_key=day, resources=resources).success
+    config = {"ops": {"llm_traffic_drift": {"config": {"reports_dir": str(tmp_path / "reports")}}}}
+    result = dg.materialize([llm_traces, llm_traffic_drift], selection=[llm_traffic_drift], partition_key=shift["date"],
+                            resources=resources, run_config=config)
+    assert result.success
+    meta = result.asset_materializations_for_node("llm_traffic_drift")[0].metadata
+    assert meta["drifted"].value is True and meta["groups_drifted"].value == 2
+    assert "homehub" in meta["new_topic"].value
+    assert meta["support-assistant/support-v1/topic_score"].value >= 0.1
+    report = meta["support-assistant/support-v1/report"].value
+    html = open(report, encoding="utf-8").read()
+    assert report.startswith(str(tmp_path / "reports" / "llm_traffic_drift" / shift["date"]))
+    assert "question word count" in html and "topic" in html
+    table = pd.read_parquet(tmp_path / "s" / "llm_traffic_drift" / f"{shift['date']}.parquet")
+    assert sorted(table["prompt_version"]) == ["support-v1", "support-v2"] and table["reference_days"].eq(7).all()
