@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FIRST_DAY = dt.date(2026, 3, 2)
 DAYS = [FIRST_DAY.isoformat(), (FIRST_DAY + dt.timedelta(days=1)).isoformat()]
-DEADLINE_S = 360  # a timeout, not a timing assertion: ~110 s on an idle 2-core machine
+DEADLINE_S = 900  # a timeout, not a timing assertion: ~110 s on an idle 2-core machine, 6+ min under heavy load
 pytestmark = pytest.mark.postgres
 
 
