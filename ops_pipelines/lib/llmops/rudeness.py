@@ -107,12 +107,12 @@ RUDE_MARKERS: dict[str, str] = {
 # what a request says across its sentences (thanks after the question, a hedge before it; the
 # corpus' requests are two sentences, so for them the pair is the whole request). A pair, not the
 # whole text: a rude opener is then diluted by one neighbour, never by a long (or verbose) answer.
-# Chosen between (whole text or pair) x w on the corpus' Stack Overflow requests (10-fold CV) and
-# the sample world's rude answers at a 0.5% false-flag budget (seed 7, 14 days; seed 5, 2 days):
-# whole text, w = 0 / 0.25 / 0.5 / 0.75: requests 0.821 / 0.843 / 0.853 / 0.856, rude answers
-# flagged (seed 7) 92% / 88% / 70% / 53%, seed 5 at w = 0.25: 80%; pair, w = 0.25 / 0.5: rude
-# answers 92% / 90% (seed 7), 88% / 84% (seed 5). Shipped: pair, w = 0.5.
-PAIR_WEIGHT = 0.5
+# w was chosen on the corpus' Stack Overflow requests (10-fold CV) and on the sample world's rude
+# answers flagged at a 0.5% false-flag budget (threshold from seed 7, 14 days; also seed 5, 2 days,
+# whose verbose incident answers dilute most), w = 0 / 0.25 / 0.35 / 0.5: requests 0.822 / 0.840 /
+# - / 0.850; rude answers flagged, seed 7: 88% / 91% / 92% / 87%, seed 5: 80% / 84% / 82% / 76%.
+# (Scoring the whole text instead of the rudest pair: 0.853 on requests at w = 0.5, 70% on seed 7.)
+PAIR_WEIGHT = 0.25
 MARKER_BOOST = 2.0  # log-odds added per kind of rude wording a sentence matches (a prior, see module doc)
 _CASE_SENSITIVE = frozenset({"caps_word"})
 _COMPILED = {name: re.compile(p, 0 if name in _CASE_SENSITIVE else re.IGNORECASE) for name, p in STRATEGIES.items()}
@@ -143,17 +143,31 @@ def sentiment_features(text: str) -> list[str]:
                                   ("v:pos_strong", c >= 0.5)) if on]
 
 
-def features(sentence: str) -> list[str]:
-    """Names of the binary features present in a sentence (or a whole text): `w:<word>`,
-    `b:<word> <word>`, `s:<strategy>`, `v:<sentiment>` and `m:<kind of rude wording>`. Training and
-    scoring both use this function, so they cannot drift apart."""
+@lru_cache(maxsize=65536)
+def _sentence_features(sentence: str) -> frozenset[str]:
+    """Features of one sentence; cached, since answers of one app repeat their sentences."""
     toks = _TOKEN.findall(sentence.lower())
     found = {f"w:{t}" for t in toks}
     found |= {f"b:{a} {b}" for a, b in zip(toks, toks[1:])}
     found |= {f"s:{name}" for name, rx in _COMPILED.items() if rx.search(sentence)}
     found |= set(sentiment_features(sentence))
     found |= {f"m:{kind}" for kind, rx in _MARKERS.items() if rx.search(sentence)}
-    return sorted(found)
+    return frozenset(found)
+
+
+def _joined_features(parts: Sequence[str]) -> frozenset[str]:
+    """Features of consecutive sentences: each sentence's, plus the word pair across each boundary."""
+    found = frozenset().union(*(_sentence_features(p) for p in parts))
+    edges = [(_TOKEN.findall(a.lower()), _TOKEN.findall(b.lower())) for a, b in zip(parts, parts[1:])]
+    return found | {f"b:{x[-1]} {y[0]}" for x, y in edges if x and y}
+
+
+def features(text: str) -> list[str]:
+    """Names of the binary features present in a text: `w:<word>`, `b:<word> <word>`,
+    `s:<strategy>`, `v:<sentiment>` and `m:<kind of rude wording>`, each taken per sentence (the
+    strategies that look at a start look at each sentence's start, as in the paper) and pooled.
+    Training and scoring both use it, so they cannot drift apart."""
+    return sorted(_joined_features(sentences(text) or [text]))
 
 
 def _sigmoid(z: float) -> float:
@@ -189,7 +203,7 @@ class RudenessModel:
         return _sigmoid(self.logit(sentence, boost))
 
     def text_prob(self, text: str, boost: float = MARKER_BOOST,
-                  memo: dict[str, tuple[float, frozenset[str]]] | None = None) -> float:
+                  memo: dict[tuple[str, ...], tuple[float, frozenset[str]]] | None = None) -> float:
         """P(impolite) of a text: the learned log-odds of its rudest sentence mixed with its rudest
         pair of consecutive sentences' (pair_weight), plus `boost` per kind of rude wording found
         anywhere in it (a prior about the wording itself, never averaged away). NaN if blank."""
@@ -197,19 +211,20 @@ class RudenessModel:
         if not parts:
             return float("nan")
         memo = {} if memo is None else memo
-        units = parts + ([" ".join(p) for p in zip(parts, parts[1:])] if self.pair_weight > 0 else [])
-        for u in units:
+        units = [(p,) for p in parts]
+        pairs = list(zip(parts, parts[1:])) if self.pair_weight > 0 else []
+        for u in units + pairs:
             if u not in memo:
                 memo[u] = self._scored(u)
-        z = max(memo[s][0] for s in parts)
-        if len(parts) > 1 and self.pair_weight > 0:
-            z = (1 - self.pair_weight) * z + self.pair_weight * max(memo[u][0] for u in units[len(parts):])
-        kinds = set().union(*(memo[u][1] for u in units))
+        z = max(memo[u][0] for u in units)
+        if pairs:
+            z = (1 - self.pair_weight) * z + self.pair_weight * max(memo[u][0] for u in pairs)
+        kinds = frozenset().union(*(memo[u][1] for u in units))
         return _sigmoid(z + boost * len(kinds))
 
-    def _scored(self, text: str) -> tuple[float, frozenset[str]]:
-        """Learned log-odds of a sentence or text and the kinds of rude wording it matches."""
-        found = features(text)
+    def _scored(self, parts: tuple[str, ...]) -> tuple[float, frozenset[str]]:
+        """Learned log-odds of consecutive sentences and the kinds of rude wording they match."""
+        found = _joined_features(parts)
         z = self.intercept + sum(self.weights.get(f, 0.0) for f in found)
         return z, frozenset(f for f in found if f.startswith("m:"))
 
