@@ -17,6 +17,8 @@ Features (per answer, from the shipped claim splitter and supports, groundedness
              (bigrams back off to unigrams for one-word claims)
   num_miss   share of the answer's numbers absent from the context
   neg        share of claims whose negation differs from their evidence sentence
+  ent_miss   share of the answer's names (capitalised words not opening a sentence, NER-free) absent
+             from the context's words
   log_len    log(1 + content words)
 """
 
@@ -35,10 +37,12 @@ import pandas as pd
 from ops_pipelines.lib.llmops.groundedness import _index, claims, groundedness_detail, groundedness_many
 from ops_pipelines.lib.llmops.text import content_tokens, numbers
 
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][A-Za-z]+|[A-Z]{2,})\b")
+_WORD = re.compile(r"[a-z0-9]+")
 _NEG = re.compile(r"\b(?:not|no|never|none|nothing|neither|nor|without|cannot)\b|n't\b", re.IGNORECASE)
 COMBINERS = {"g only": ["g"], "g + nov2": ["g", "nov2"], "g + nov1": ["g", "nov1"],
              "g + nov1 + nov2": ["g", "nov1", "nov2"], "g + num_miss": ["g", "num_miss"], "g + neg": ["g", "neg"],
-             "g + log_len": ["g", "log_len"]}
+             "g + log_len": ["g", "log_len"], "g + ent_miss": ["g", "ent_miss"]}
 TRAIN_ON = (("cnndm",), ("halueval",), ("cnndm", "halueval"))
 
 
@@ -75,6 +79,9 @@ def features(answer: str, context: str) -> dict[str, float]:
     detail = groundedness_detail(answer, [context])
     out["neg"] = (sum(bool(_NEG.search(d.claim)) != bool(_NEG.search(d.evidence or "")) for d in detail) / len(detail)
                   if detail else 0.0)
+    names = {n.lower() for n in _NAME.findall(answer.strip())}
+    ctx_words = set(_WORD.findall(context.lower()))
+    out["ent_miss"] = len(names - ctx_words) / len(names) if names else 0.0
     out["log_len"] = math.log1p(len(content_tokens(answer)))
     return out
 
@@ -139,7 +146,7 @@ def main() -> None:
     allp, close = pairs(d), pairs(d, only_close=True)
     rows = [{"score": "length alone (shorter = faithful)", "trained on": "-",
              **evaluate(d, -X["log_len"].to_numpy(), close, allp)}]
-    for name in ("nov1", "nov2", "num_miss", "neg"):
+    for name in ("nov1", "nov2", "num_miss", "neg", "ent_miss"):
         rows.append({"score": f"{name} alone (lower = faithful)", "trained on": "-",
                      **evaluate(d, -X[name].to_numpy(), close, allp)})
     rows.append({"score": "g (shipped)", "trained on": "-", **evaluate(d, X["g"].to_numpy(), close, allp)})

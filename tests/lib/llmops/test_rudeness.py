@@ -20,7 +20,8 @@ def test_shipped_model_is_json_with_its_training_data_named():
     m = r.RudenessModel.load()
     assert len(m.weights) > 500 and 0.5 < m.threshold < 1.0
     # the cross-validated figure the issue asks for is recorded with the model
-    assert doc["figures"]["cv_auc_max_sentence"] >= 0.80
+    assert doc["figures"]["cv_auc_shipped"] >= 0.80
+    assert 0 < m.pair_weight < 1
 
 
 def test_invalid_model_file_is_a_clear_error(tmp_path):
@@ -36,6 +37,10 @@ def test_features_are_words_pairs_strategies_and_rude_wording():
             "m:blaming"} <= set(found)
     assert found == sorted(set(found)) == r.features("Obviously, you should have read the FAQ?")
     assert not [f for f in r.features("Standard shipping takes 3-5 business days.") if f.startswith("m:")]
+    # the paper's positive / negative lexicon strategies, as VADER sentiment bins
+    assert {"v:neg", "v:neg_strong"} <= set(r.features("This is a terrible, awful idea and I hate it."))
+    assert {"v:pos", "v:pos_strong"} <= set(r.features("Great answer, thanks so much, I love it!"))
+    assert not [f for f in r.features("Standard shipping takes 3-5 business days.") if f.startswith("v:")]
 
 
 def test_rude_wording_scores_above_polite_and_neutral_text():
@@ -49,14 +54,23 @@ def test_rude_wording_scores_above_polite_and_neutral_text():
     assert r.rudeness(neutral) < m.threshold and r.rudeness(polite) < m.threshold
 
 
-def test_answer_score_is_its_rudest_sentence_however_long_the_rest():
+def test_a_rude_opener_stays_rude_however_long_the_rest():
     opener = "Seriously, read the policy before asking."
     alone, long = r.rudeness(opener), r.rudeness(f"{opener} {FACTS} {FACTS}")
-    assert long == alone >= r.rude_threshold()
+    assert alone >= r.rude_threshold() and long >= r.rude_threshold()
     assert r.rudeness(FACTS) < r.rude_threshold()
     # the marker prior lifts rude wording; without it the learned weights alone score lower
     m = r.RudenessModel.load()
-    assert m.sentence_prob(opener, boost=0.0) < m.sentence_prob(opener)
+    assert m.text_prob(opener, boost=0.0) < m.text_prob(opener)
+
+
+def test_the_neighbouring_sentence_counts_beside_the_rudest_one():
+    m = r.RudenessModel.load()
+    question = "Why did you change the config?"
+    thanked = f"{question} Thanks a lot for your help!"
+    assert r.rudeness(thanked) < r.rudeness(question)  # thanks in another sentence softens the request
+    rudest_only = r.RudenessModel(m.weights, m.intercept, m.threshold, pair_weight=0.0)
+    assert r.rudeness(thanked, rudest_only) == r.rudeness(question, rudest_only)
 
 
 def test_rudeness_is_not_toxicity():
