@@ -21,7 +21,11 @@ CHOICES = ("default", "in_process", "multiprocess", "celery")
 def celery_config() -> dict:
     """The executor config the workers must be started with too (`dagster-celery worker start -y`)."""
     # A Redis result backend, not rpc://: results must outlive the submitting process (PITFALLS.md).
-    return {"broker": os.environ.get(BROKER_ENV) or DEFAULT_REDIS, "backend": os.environ.get(BACKEND_ENV) or DEFAULT_REDIS}
+    # Late acks + reject on a lost worker: a step whose worker process dies is handed to another worker. With
+    # dagster-celery's early acks the step fails instead, and its executor then waits forever for the steps it
+    # stopped submitting (0.29.27); our partition writes are atomic and idempotent, so running a step again is safe.
+    return {"broker": os.environ.get(BROKER_ENV) or DEFAULT_REDIS, "backend": os.environ.get(BACKEND_ENV) or DEFAULT_REDIS,
+            "config_source": {"task_acks_late": True, "task_reject_on_worker_lost": True}}
 
 
 def daily_executor(default: dg.ExecutorDefinition) -> dg.ExecutorDefinition:

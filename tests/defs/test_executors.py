@@ -22,7 +22,9 @@ def test_each_choice_gives_its_executor(monkeypatch, choice, name):
 def test_celery_talks_to_redis_on_loopback_unless_told_otherwise(monkeypatch):
     monkeypatch.delenv("OPS_CELERY_BROKER", raising=False)
     monkeypatch.setenv("OPS_CELERY_BACKEND", "redis://10.0.0.5:6380/1")
-    assert celery_config() == {"broker": "redis://127.0.0.1:6379/0", "backend": "redis://10.0.0.5:6380/1"}
+    config = celery_config()
+    assert (config["broker"], config["backend"]) == ("redis://127.0.0.1:6379/0", "redis://10.0.0.5:6380/1")
+    assert config["config_source"]["task_acks_late"] and config["config_source"]["task_reject_on_worker_lost"]
 
 
 def test_an_unknown_executor_is_a_clear_error(monkeypatch):
