@@ -39,8 +39,7 @@ def step_workers(instance: dg.DagsterInstance, run_id: str) -> set[str]:
 
 def drive(days: list[str], select: str | None) -> dict:
     """Run the days one after another, oldest first, on `$DAGSTER_HOME`'s instance; what happened, with the
-    runs' wall time (not process start) and this process's peak memory."""
-    import resource
+    runs' wall time (not process start) and this process's peak memory (Linux)."""
     import time
 
     from ops_pipelines.daily_runs import resolve_selection
@@ -57,7 +56,18 @@ def drive(days: list[str], select: str | None) -> dict:
             workers |= step_workers(instance, result.run_id)
             print(f"  {day}: {'ok' if result.success else 'FAILED'} in {seconds:.1f}s", flush=True)
     return {"wall_s": round(wall, 2), "runs": runs, "workers": max(1, len(workers)), "worker_names": sorted(workers),
-            "driver_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "driver_rss_mb": peak_rss_mb()}
+
+
+def peak_rss_mb() -> float:
+    """This process's largest resident set so far (VmHWM), in MB. Not `ru_maxrss`: Linux keeps that across
+    fork and exec, so a driver started by a big parent would report the parent's size."""
+    from pathlib import Path
+
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,6 +111,10 @@ class Workers:
 
     def start(self) -> None:
         config = write_worker_config(self.work / "celery.yaml", self.env)
+        # Each worker opens the instance as it starts: two creating a fresh instance's tables at once crash one
+        # ("table alembic_version already exists"), so the tables are created first, once.
+        subprocess.run([sys.executable, "-c", "import dagster as dg; dg.DagsterInstance.get().get_runs(limit=1)"],
+                       env=self.env, check=True)
         bin_ = str(Path(sys.executable).parent / "dagster-celery")
         for name in self.names:
             log = open(self.work / f"worker_{name}.log", "ab")  # noqa: SIM115 - closed with the process
