@@ -73,15 +73,21 @@ def test_a_worker_killed_mid_step_hands_the_step_to_a_worker_again_and_the_run_s
     env, workers, home = cluster
     day = DAYS[0]
     proc = drive(env, [day], tmp_path / "report.json", SELECTION, wait=False)
-    with instance_for(env) as instance:
-        run_id = wait(lambda: next((r.run_id for r in instance.get_runs()), None), "the run to start")
-        step = kill_mid_step(instance, run_id, workers)
-        proc.wait(timeout=900)
-        assert proc.returncode == 0, workers.log_tail()
-        assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
-        # the killed step ran again: a second "in celery worker" start, and it succeeded once
-        assert [s for s, _ in worker_starts(instance, run_id)].count(step) == 2
-        assert [e.step_key for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)].count(step) == 1
+    try:
+        with instance_for(env) as instance:
+            run_id = wait(lambda: next((r.run_id for r in instance.get_runs()), None), "the run to start")
+            step = kill_mid_step(instance, run_id, workers)
+            proc.wait(timeout=900)  # with early acks the run would hang here for ever (docs/platform.md)
+            assert proc.returncode == 0, workers.log_tail()
+            assert instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.SUCCESS
+            # the killed step ran again: a second "in celery worker" start, and it succeeded once
+            assert [s for s, _ in worker_starts(instance, run_id)].count(step) == 2
+            steps_ok = [e.step_key for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)]
+            assert steps_ok.count(step) == 1
+    finally:
+        if proc.poll() is None:  # never leave a driver behind
+            proc.kill()
+            proc.wait()
     assert "WorkerLostError" in workers.log_tail(100_000) or "exited prematurely" in workers.log_tail(100_000)
     files = day_files(home, day)
     expected = {p: b for p, b in reference.items() if day in p}
