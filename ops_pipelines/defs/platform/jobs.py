@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ops_pipelines.defs.executors import daily_executor
 from ops_pipelines.defs.mlops.training import TRAINING_ASSETS
 from ops_pipelines.defs.partitions import daily_partitions
 
@@ -14,6 +15,6 @@ daily_job = dg.define_asset_job(
     partitions_def=daily_partitions,
     # One process per run: the steps share their imports (pandas, sklearn, MLflow, Evidently), which
     # costs more than the parallelism two cores could give.
-    executor_def=dg.in_process_executor,
+    executor_def=daily_executor(dg.in_process_executor),  # OPS_PIPELINES_EXECUTOR overrides (executors.py)
     description="One UTC day through the whole asset graph, ingestion first.",
 )
