@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ops_pipelines import keys
 from ops_pipelines.defs.partitions import daily_partitions
 from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.mlops.config import load_models
@@ -113,10 +114,10 @@ def model_metadata(spec, result, drift, html) -> dict:
         meta[f"{prefix}/champion_trained_through"] = result.champion_trained_through or ""
         meta[f"{prefix}/champion_after_day"] = bool(result.champion_after_day)
     meta[f"{prefix}/dataset_drift"] = bool(result.dataset_drift)
-    meta[f"{prefix}/retrain_key"] = result.retrain_key
-    meta[f"{prefix}/retrain_reason"] = result.retrain_reason
-    meta[f"{prefix}/window_start"] = result.window_start or ""
-    meta[f"{prefix}/incidents"] = ",".join(result.incidents)
+    meta[keys.model_key(prefix, keys.RETRAIN_KEY)] = result.retrain_key
+    meta[keys.model_key(prefix, keys.RETRAIN_REASON)] = result.retrain_reason
+    meta[keys.model_key(prefix, keys.WINDOW_START_DAY)] = result.window_start or ""
+    meta[keys.model_key(prefix, keys.INCIDENTS)] = ",".join(result.incidents)
     if result.note:
         meta[f"{prefix}/note"] = result.note
     return meta

@@ -3,6 +3,7 @@ evaluation against the champion -> alias decision. The retraining sensor launche
 
 import dagster as dg
 
+from ops_pipelines import keys
 from ops_pipelines.defs.mlops.drift import SOURCES
 from ops_pipelines.defs.partitions import training_partitions
 from ops_pipelines.io.parquet import StoredPartitions
@@ -42,7 +43,7 @@ def training_dataset(context: dg.AssetExecutionContext, model_registry: ModelReg
     spec = model_registry.spec(model)
     end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
     default_start = (end - pd.Timedelta(days=spec.training.window_days)).strftime("%Y-%m-%d")
-    start = pd.Timestamp(context.run.tags.get("ops/window_start") or default_start, tz="UTC")
+    start = pd.Timestamp(context.run.tags.get(keys.WINDOW_START) or default_start, tz="UTC")
     days = [d.strftime("%Y-%m-%d") for d in pd.date_range(start, end - pd.Timedelta(days=1), freq="D")]
     found = stored_partitions.available(spec.source, days)
     # Incidents that end the day after the window still cover its last minutes.
@@ -57,7 +58,7 @@ def training_dataset(context: dg.AssetExecutionContext, model_registry: ModelReg
         "validation": {"passed": validation.passed, "failures": validation.failures()},
         "code_version": code_version(spec),
         "run_id": context.run.run_id,
-        "trigger": context.run.tags.get("ops/trigger", "manual"),
+        "trigger": context.run.tags.get(keys.TRIGGER, "manual"),
     }
     version = dataset_store.write(model, selection.rows, lineage)
     context.log.info(f"{model}: dataset version {version.version} ({version.rows} rows), excluded {selection.excluded}")
@@ -66,7 +67,7 @@ def training_dataset(context: dg.AssetExecutionContext, model_registry: ModelReg
                        "validation_passed": validation.passed}]),
         metadata={
             "dataset_version": version.version,
-            "dagster/row_count": version.rows,
+            keys.ROW_COUNT: version.rows,
             "path": dg.MetadataValue.path(str(version.path)),
             "window_start": start.isoformat(),
             "window_end": end.isoformat(),
@@ -120,10 +121,10 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, model_r
                       "reuse_reason": note, "train_rows": len(train), "holdout_rows": len(holdout),
                       **{k: float(v) for k, v in metrics.items()}},
         )
-    tags = {"ops.trigger": context.run.tags.get("ops/trigger", "manual"), "ops.as_of": day,
-            "ops.drift_event": context.run.tags.get("ops/drift_event", ""),
-            "ops.incidents_excluded": ",".join(version.lineage.get("incident_ids", [])),
-            "ops.dagster_run_id": context.run.run_id}
+    tags = {keys.MLFLOW_TRIGGER: context.run.tags.get(keys.TRIGGER, "manual"), keys.MLFLOW_AS_OF: day,
+            keys.MLFLOW_DRIFT_EVENT: context.run.tags.get(keys.DRIFT_EVENT, ""),
+            keys.MLFLOW_INCIDENTS_EXCLUDED: ",".join(version.lineage.get("incident_ids", [])),
+            keys.MLFLOW_DAGSTER_RUN_ID: context.run.run_id}
     candidate = train_candidate(spec, version, train, holdout, client=client, tags=tags)
     return dg.Output(
         pd.DataFrame([{"model": model, "registered_name": spec.registered_name, "version": candidate.version,
