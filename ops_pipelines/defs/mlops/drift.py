@@ -135,20 +135,23 @@ def incident_ids_on(incidents, day_ts) -> list[str]:
 
 
 def drift_table(drift) -> str:
-    lines = ["| column | method | score | threshold | drifted |", "|---|---|---|---|---|"]
-    for name, col in drift.columns.items():
-        lines.append(f"| {name} | {col.method} | {col.score:.4g} | {col.threshold:.4g} | {'yes' if col.drifted else 'no'} |")
-    return "\n".join(lines)
+    from ops_pipelines.lib.markdown import table
+
+    return table(["column", "method", "score", "threshold", "drifted"],
+                 [[name, col.method, f"{col.score:.4g}", f"{col.threshold:.4g}", "yes" if col.drifted else "no"]
+                  for name, col in drift.columns.items()])
 
 
 def summary_table(out) -> str:
     import pandas as pd
 
-    lines = ["| model | champion | drift share | drifted | performance | retrain |", "|---|---|---|---|---|---|"]
+    from ops_pipelines.lib.markdown import table
+
+    rows = []
     for r in out.to_dict("records"):
         share = "-" if pd.isna(r["drift_share"]) else f"{r['drift_share']:.2f}"
         perf = "-" if pd.isna(r["performance"]) else f"{r['performance']:.3f}"
         champion = "-" if pd.isna(r["champion_version"]) else f"v{int(r['champion_version'])}"
-        lines.append(f"| {r['model']} | {champion} | {share} | {'yes' if r['dataset_drift'] else 'no'} | {perf} | "
-                     f"{r['retrain_reason'] or r['note'] or '-'} |")
-    return "\n".join(lines)
+        rows.append([r["model"], champion, share, "yes" if r["dataset_drift"] else "no", perf,
+                     r["retrain_reason"] or r["note"] or "-"])
+    return table(["model", "champion", "drift share", "drifted", "performance", "retrain"], rows)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from ops_pipelines.lib.files import atomic_write_text
+from ops_pipelines.lib.markdown import table as md_table
 from ops_pipelines.lib.platform import health_plots as charts
 
 REPORT_PREFIX = "ops_health_"
@@ -319,10 +320,6 @@ def headline_lines(inputs: HealthInputs) -> list[str]:
 # ---------------------------------------------------------------- renderers
 
 
-def md_cell(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(inputs: HealthInputs) -> str:
     """The report as Markdown (plots are HTML-only; the numbers behind them are in the text)."""
     lines = [f"# Ops health report {inputs.day}", ""] + [f"- {line}" for line in headline_lines(inputs)]
@@ -330,8 +327,7 @@ def render_markdown(inputs: HealthInputs) -> str:
         lines += ["", f"## {section.title}", ""]
         lines += [p for text in section.text for p in (text, "")][:-1] if section.text else []
         if section.table:
-            lines += ["", "| " + " | ".join(section.table.headers) + " |", "|" + "---|" * len(section.table.headers)]
-            lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in section.table.rows]
+            lines += ["", md_table(section.table.headers, section.table.rows)]
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
 
 
