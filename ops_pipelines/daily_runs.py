@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 import warnings
-from ops_pipelines import keys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
+
+from ops_pipelines import keys
 
 DAILY_JOB = "daily_job"
 RETRAINING_JOB = "retraining_job"

@@ -4,9 +4,9 @@ import dagster as dg
 
 from ops_pipelines import keys
 from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.io.parquet import StoredPartitions
 from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.mlops.config import load_models
-from ops_pipelines.io.parquet import StoredPartitions
 from ops_pipelines.resources.dataset_store import DatasetStore
 from ops_pipelines.resources.model_registry import ModelRegistry
 from ops_pipelines.resources.state_store import StateStore, state_check_spec

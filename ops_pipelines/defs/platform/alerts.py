@@ -2,8 +2,7 @@
 
 import dagster as dg
 
-from ops_pipelines import keys
-from ops_pipelines import settings
+from ops_pipelines import keys, settings
 
 
 def alerts_path():

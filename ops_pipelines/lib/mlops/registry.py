@@ -6,9 +6,10 @@ Stages are deprecated in MLflow 3: the serving model is whatever version holds a
 from __future__ import annotations
 
 import tempfile
-from ops_pipelines import keys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ops_pipelines import keys
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient

@@ -207,7 +207,7 @@ def dataset_input(frame: pd.DataFrame, spec: ModelSpec, dataset: DatasetVersion)
     rows = canonical_rows(frame, spec)
     keep = rows.isna().any(axis=1).to_numpy()
     keep[:1] = True
-    for col in rows.columns[rows.dtypes == object]:
+    for col in rows.columns[rows.dtypes == object]:  # noqa: E721 (pandas: an elementwise mask of the dtypes)
         keep[~rows[col].duplicated().to_numpy()] = True
     with warnings.catch_warnings():
         # Harmless hints: a file URI matches two equivalent source classes; integer columns.
