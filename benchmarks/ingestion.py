@@ -39,7 +39,7 @@ else:
     rows = len(r.rows)
 seconds = time.perf_counter() - t0
 print(json.dumps({"seconds": seconds, "rows": rows, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-""" % {"day": DAY}
+""".replace("%(day)s", DAY)
 
 
 def make_csv(path: Path, rows: int, seed: int = 0) -> None:

@@ -35,8 +35,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # tests.postgres: the one way this repo starts a throwaway server
 
-from ops_pipelines import runner
-from tests.postgres import postgres_server
+from ops_pipelines import runner  # noqa: E402 (after the sys.path line above)
+from tests.postgres import postgres_server  # noqa: E402
 
 TARGET_S = 90.0
 RUN_TIMEOUT_S = 900

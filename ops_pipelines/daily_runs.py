@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from ops_pipelines import keys
+
 DAILY_JOB = "daily_job"
 RETRAINING_JOB = "retraining_job"
 RETRAINING_SENSOR = "retraining_sensor"
@@ -98,7 +100,7 @@ def run_day(instance, day: str, env: dict[str, str], trigger: str, daemon, asset
     from ops_pipelines import runner
 
     t0 = time.perf_counter()
-    tags = {"ops/trigger": trigger, **({"ops/rerun_reason": stale[:200]} if stale else {})}
+    tags = {keys.TRIGGER: trigger, **({keys.RERUN_REASON: stale[:200]} if stale else {})}
     run_id = runner.launch_run(DAILY_JOB, day, tags, env, assets=assets, run_config=run_config)
     run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
     retrained = retraining_note(instance, day, daemon)
@@ -170,7 +172,7 @@ def retraining_note(instance, day: str, daemon) -> str:
     if runner.sensor_stopped(instance, RETRAINING_SENSOR):
         return ""
     launched = runner.await_sensor_runs(instance, "drift_report", day, RETRAINING_SENSOR, RETRAINING_JOB, daemon, RUN_TIMEOUT_S)
-    return ", ".join(f"{r.tags.get('dagster/partition/model')} ({r.tags.get('ops/trigger')}, {r.status.value.lower()})"
+    return ", ".join(f"{r.tags.get('dagster/partition/model')} ({r.tags.get(keys.TRIGGER)}, {r.status.value.lower()})"
                      for r in launched)
 
 

@@ -134,7 +134,7 @@ def test_two_nights_run_through_the_daemon_on_postgres(pg, tmp_path):
     try:
         # One CLI process enqueues both nights, in day order (the queue keeps that order).
         # (The requests' own tags are per partition, e.g. dagster/partition: the backfill sets those.)
-        tags = {"ops_pipelines/trigger": "nightly_schedule"}
+        tags = {"ops/trigger": "nightly_schedule"}
         launched = subprocess.run([str(BIN / "dagster"), "job", "backfill", *target, "-j", "daily_job", "--noprompt",
                                    "--partitions", ",".join(r.partition_key for r in requests), "--tags", json.dumps(tags)],
                                   env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)

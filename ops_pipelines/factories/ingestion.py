@@ -114,10 +114,9 @@ def ingestion_asset(kind: str, group: str, description: str) -> dg.AssetsDefinit
 
 
 def _error_table(errors) -> str:
-    if not errors:
-        return "none"
-    rows = "\n".join(f"| `{_cell(e.path)}` | {_cell(e.problem)} |" for e in errors)
-    return "| file | problem |\n|---|---|\n" + rows
+    from ops_pipelines.lib.markdown import table
+
+    return table(["file", "problem"], [[e.path, e.problem] for e in errors], code=["file"], empty="none")
 
 
 MAX_TABLE_FILES = 50  # metadata stays small; the counts above are over all files
@@ -125,15 +124,14 @@ MAX_TABLE_FILES = 50  # metadata stays small; the counts above are over all file
 
 def _accounting_table(accounts) -> str:
     """Per file: read = stored + quarantined + exact duplicates, as a Markdown table."""
+    from ops_pipelines.lib.markdown import table
+
     if accounts.empty:
         return "no files"
-    lines = ["| file | read | stored | quarantined | exact duplicates |", "|---|---:|---:|---:|---:|"]
-    for a in accounts.head(MAX_TABLE_FILES).itertuples():
-        lines.append(f"| `{_cell(a.source_file)}` | {a.rows_read} | {a.rows_stored} | {a.rows_quarantined} | {a.exact_duplicates} |")
+    counts = ["read", "stored", "quarantined", "exact duplicates"]
+    rows = [[a.source_file, a.rows_read, a.rows_stored, a.rows_quarantined, a.exact_duplicates]
+            for a in accounts.head(MAX_TABLE_FILES).itertuples()]
+    text = table(["file", *counts], rows, code=["file"], right=counts)
     if len(accounts) > MAX_TABLE_FILES:
-        lines.append(f"| ... {len(accounts) - MAX_TABLE_FILES} more files | | | | |")
-    return "\n".join(lines)
-
-
-def _cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+        text += f"\n| ... {len(accounts) - MAX_TABLE_FILES} more files | | | | |"
+    return text

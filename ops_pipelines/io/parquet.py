@@ -1,9 +1,16 @@
-"""Parquet per asset and partition, written atomically so re-runs are byte-identical."""
+"""Parquet per asset and partition, written atomically so re-runs are byte-identical.
 
+This module is the only code that knows the file layout (`<base_dir>/<asset key path>/<partition>.parquet`,
+multi-partition keys as `date|model`). Steps get their data as inputs through `ParquetIOManager`; the few
+reads a partition mapping cannot express (a training window set by a run tag, every decision up to a day)
+go through the `StoredPartitions` resource, which uses the same layout.
+"""
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
+from pydantic import Field
 
 from ops_pipelines.lib.files import atomic_write
 
@@ -19,16 +26,42 @@ def write_parquet_atomic(frame, path: Path) -> None:
 
 def partition_path(base_dir: str | Path, asset: str, partition: str | None) -> Path:
     """Where the IO manager keeps one partition of an asset (single-part asset keys)."""
-    return Path(base_dir, asset, f"{partition or 'all'}.parquet")
+    return ParquetLayout(base_dir).path([asset], partition)
 
 
 def read_partitions(base_dir: str | Path, asset: str, partitions: list[str]):
     """The stored partitions of an asset that exist, concatenated (empty frame when none)."""
-    import pandas as pd
+    return ParquetLayout(base_dir).read([asset], partitions)
 
-    frames = [pd.read_parquet(p) for p in (partition_path(base_dir, asset, k) for k in partitions) if p.exists()]
-    full = [f for f in frames if len(f)]  # empty partitions add no rows, only dtype warnings
-    return pd.concat(full, ignore_index=True) if full else frames[0] if frames else pd.DataFrame()
+
+@dataclass(frozen=True)
+class ParquetLayout:
+    """Paths and reads of stored partitions under one base folder."""
+
+    base_dir: str | Path
+
+    def path(self, key_path: list[str], partition: str | None) -> Path:
+        return Path(self.base_dir, *key_path, f"{partition or 'all'}.parquet")
+
+    def stored(self, key_path: list[str], partitions: list[str]) -> list[str]:
+        """The partitions among `partitions` that have a file."""
+        return [p for p in partitions if self.path(key_path, p).exists()]
+
+    def read(self, key_path: list[str], partitions: list[str]):
+        """The stored partitions that exist, concatenated (empty frame when none)."""
+        import pandas as pd
+
+        frames = [pd.read_parquet(self.path(key_path, p)) for p in self.stored(key_path, partitions)]
+        full = [f for f in frames if len(f)]  # empty partitions add no rows, only dtype warnings
+        return pd.concat(full, ignore_index=True) if full else frames[0] if frames else pd.DataFrame()
+
+    def read_until(self, key_path: list[str], until: str):
+        """Every stored partition of a (date, ...) multi-partitioned asset whose date is <= `until`."""
+        import pandas as pd
+
+        folder = Path(self.base_dir, *key_path)
+        parts = sorted(p for p in folder.glob("*|*.parquet") if p.stem.split("|", 1)[0] <= until) if folder.is_dir() else []
+        return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
@@ -49,21 +82,38 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         except OSError as exc:
             raise OSError(exc.errno, f"cannot write to the asset storage {base}: {exc.strerror or exc}") from None
 
-    def _path(self, key: dg.AssetKey, partition: str | None) -> Path:
-        return Path(self.base_dir, *key.path, f"{partition or 'all'}.parquet")
-
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
             return
         partition = context.asset_partition_key if context.has_asset_partitions else None
-        path = self._path(context.asset_key, partition)
+        path = ParquetLayout(self.base_dir).path(context.asset_key.path, partition)
         write_parquet_atomic(obj, path)
         context.add_output_metadata({"path": dg.MetadataValue.path(str(path))})
 
     def load_input(self, context: dg.InputContext):
         import pandas as pd
 
-        key = context.asset_key
+        layout, key = ParquetLayout(self.base_dir), context.asset_key.path
         if context.has_asset_partitions:
-            return read_partitions(Path(self.base_dir, *key.path[:-1]), key.path[-1], list(context.asset_partition_keys))
-        return pd.read_parquet(self._path(key, None))
+            # A mapping can yield no partition (yesterday of the first day): an empty frame, as for a missing file.
+            return layout.read(key, list(context.asset_partition_keys))
+        return pd.read_parquet(layout.path(key, None))
+
+
+class StoredPartitions(dg.ConfigurableResource):
+    """Reads stored asset partitions that a step's inputs cannot express: a training window that a run
+    tag sets, or every retraining decision up to a day. Same folder and layout as `ParquetIOManager`."""
+
+    base_dir: str = Field(description="The Parquet IO manager's base folder.")
+
+    def read(self, asset: str, days: list[str]):
+        """Stored daily partitions of an asset, concatenated (missing days skipped)."""
+        return ParquetLayout(self.base_dir).read([asset], days)
+
+    def available(self, asset: str, days: list[str]) -> list[str]:
+        """The days among `days` with a stored partition of the asset."""
+        return ParquetLayout(self.base_dir).stored([asset], days)
+
+    def read_until(self, asset: str, until: str):
+        """Every stored (day, model) partition of a retraining asset with day <= `until`."""
+        return ParquetLayout(self.base_dir).read_until([asset], until)

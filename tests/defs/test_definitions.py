@@ -36,7 +36,7 @@ def test_sensor_and_job_are_registered():
 
 
 def test_loading_the_code_location_does_not_import_heavy_libraries():
-    code = "import sys, ops_pipelines.definitions; print(','.join(m for m in %r if m in sys.modules))" % (HEAVY,)
+    code = f"import sys, ops_pipelines.definitions; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

@@ -4,8 +4,7 @@ import dagster as dg
 import pandas as pd
 
 from ops_pipelines.defs.platform.health import HealthReportConfig, ops_health_report
-from ops_pipelines.io.parquet import write_parquet_atomic
-from ops_pipelines.resources.mlops_config import MLOpsConfig
+from ops_pipelines.io.parquet import StoredPartitions, partition_path, write_parquet_atomic
 from tests.lib.platform.test_health_report import DAY, make_inputs
 
 
@@ -19,14 +18,14 @@ def upstream():
                     "services": ["frontend", "cart"], "reason": "traffic rose on 2 services at once, without errors"}])}
 
 
-def mlops(tmp_path) -> MLOpsConfig:
-    return MLOpsConfig(home=str(tmp_path / "home"), storage_dir=str(tmp_path / "storage"))
+def stored(tmp_path) -> StoredPartitions:
+    return StoredPartitions(base_dir=str(tmp_path / "storage"))
 
 
 def test_the_asset_writes_both_files_and_reports_the_markdown_and_headline(tmp_path):
     context = dg.build_asset_context(partition_key=DAY)
     result = ops_health_report(context, config=HealthReportConfig(reports_dir=str(tmp_path)), **upstream(),
-                               mlops_config=mlops(tmp_path))
+                               stored_partitions=stored(tmp_path))
     meta = result.metadata
     html_path, md_path = tmp_path / f"ops_health_{DAY}.html", tmp_path / f"ops_health_{DAY}.md"
     assert meta["html_path"].value == str(html_path) and html_path.read_text().count("<img ") == 4
@@ -51,7 +50,7 @@ def test_empty_upstream_tables_still_give_a_report(tmp_path):
     empty = {k: pd.DataFrame() for k in upstream()}
     context = dg.build_asset_context(partition_key=DAY)
     result = ops_health_report(context, config=HealthReportConfig(reports_dir=str(tmp_path)), **empty,
-                               mlops_config=mlops(tmp_path))
+                               stored_partitions=stored(tmp_path))
     assert "Section unavailable" in result.metadata["report"].value  # incidents without columns say so
     assert result.metadata["incidents"] == 0
 
@@ -59,15 +58,15 @@ def test_empty_upstream_tables_still_give_a_report(tmp_path):
 def test_the_report_shows_each_models_drift_and_its_latest_retraining_decision(tmp_path):
     drift = pd.DataFrame([{"model": "ctr_logreg", "champion_version": 1.0, "dataset_drift": True, "drift_share": 0.29,
                            "drifted_columns": '["price", "category"]', "retrain_reason": "drift", "performance": 0.61}])
-    config = mlops(tmp_path)
+    config = stored(tmp_path)
     # A retraining decided before the day (kept) and one after it (not yet known on the day).
     for as_of, version, decision in (("2026-03-01", 2, "promoted"), ("2099-01-01", 3, "rejected")):
         write_parquet_atomic(pd.DataFrame([{"model": "ctr_logreg", "as_of": as_of, "candidate_version": version,
                                             "decision": decision, "reason": f"reason {version}"}]),
-                             tmp_path / "storage" / "model_evaluation" / f"{as_of}|ctr_logreg.parquet")
+                             partition_path(tmp_path / "storage", "model_evaluation", f"{as_of}|ctr_logreg"))
     context = dg.build_asset_context(partition_key=DAY)
     result = ops_health_report(context, config=HealthReportConfig(reports_dir=str(tmp_path)),
-                               **{**upstream(), "drift_report": drift}, mlops_config=config)
+                               **{**upstream(), "drift_report": drift}, stored_partitions=config)
     report = result.metadata["report"].value
     assert "ctr_logreg" in report and "price, category" in report
     assert "v2 promoted" in report and "v3" not in report

@@ -39,7 +39,8 @@ def test_files_landing_together_in_one_partition_share_one_run(landing):
     landing.write("metrics", "a.csv", HEADER)
     landing.write("metrics", "b.csv", HEADER)
     requests, _ = evaluate(landing)
-    assert len(requests) == 1 and requests[0].tags["ops_pipelines/files"].count(".csv") == 2
+    assert len(requests) == 1 and requests[0].tags["ops/files"].count(".csv") == 2
+    assert requests[0].tags["ops/trigger"] == "landing_zone"
 
 
 def test_the_same_file_version_gets_the_same_run_key(landing):
@@ -71,6 +72,6 @@ def test_a_latin1_name_or_an_outside_symlink_never_fails_the_sensor(landing, tmp
     assert sorted((r.partition_key, r.asset_selection[0].to_user_string()) for r in requests) == [
         ("2026-03-02", "telemetry_metrics"), ("2026-03-03", "service_logs"), ("2026-03-04", "telemetry_metrics")]
     latin1 = next(r for r in requests if r.partition_key == "2026-03-04")
-    assert latin1.tags["ops_pipelines/files"] == "metrics/2026-03-04/caf\\xe9.csv"
+    assert latin1.tags["ops/files"] == "metrics/2026-03-04/caf\\xe9.csv"
     assert "SECRET" not in cursor + repr(requests)
     assert evaluate(landing, cursor)[0] == []

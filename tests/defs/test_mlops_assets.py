@@ -22,12 +22,14 @@ from ops_pipelines.defs.mlops.training import (
 )
 from ops_pipelines.io.parquet import (
     ParquetIOManager,
+    StoredPartitions,
     partition_path,
     write_parquet_atomic,
 )
 from ops_pipelines.lib.mlops.cli_mlops import list_datasets, reproduce
 from ops_pipelines.lib.platform.home import init_home
-from ops_pipelines.resources.mlops_config import MLOpsConfig
+from ops_pipelines.resources.dataset_store import DatasetStore
+from ops_pipelines.resources.model_registry import ModelRegistry
 from ops_pipelines.resources.state_store import StateStore
 from ops_pipelines.settings import ASSETS_DIR
 
@@ -69,17 +71,22 @@ def world(tmp_path):
     spec = next(m for m in models["models"] if m["name"] == MODEL)
     spec["training"] = {"window_days": 2, "holdout_share": 0.25, "min_rows": 1000}
     (tmp_path / "models.json").write_text(json.dumps({"models": [spec]}))
-    config = MLOpsConfig(models_path=str(tmp_path / "models.json"), home=str(tmp_path / "home"), storage_dir=str(storage))
     init_home(tmp_path / "home")  # `ops-pipelines init`: runs never create the registry store
-    return {"mlops_config": config, "io_manager": ParquetIOManager(base_dir=str(storage)), "storage": storage,
+    return {"model_registry": ModelRegistry(models_path=str(tmp_path / "models.json"), home=str(tmp_path / "home")),
+            "dataset_store": DatasetStore(home=str(tmp_path / "home")),
+            "stored_partitions": StoredPartitions(base_dir=str(storage)),
+            "io_manager": ParquetIOManager(base_dir=str(storage)), "storage": storage,
             "state_store": StateStore(root=str(tmp_path / "state"))}
+
+
+RESOURCES = ("model_registry", "dataset_store", "stored_partitions", "io_manager", "state_store")
 
 
 def drift_day(world, day, instance):
     # `incidents` is read from storage, as the real upstream partition would be.
     return dg.materialize(
         [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
-        partition_key=day, instance=instance, resources={k: world[k] for k in ("mlops_config", "io_manager", "state_store")},
+        partition_key=day, instance=instance, resources={k: world[k] for k in RESOURCES},
         selection=[drift_report],
     )
 
@@ -87,7 +94,7 @@ def drift_day(world, day, instance):
 def retrain(request, instance, world):
     return dg.materialize(
         [training_dataset, candidate_model, model_evaluation], partition_key=request.partition_key, instance=instance,
-        tags=request.tags, resources={k: world[k] for k in ("mlops_config", "io_manager", "state_store")}, raise_on_error=False,
+        tags=request.tags, resources={k: world[k] for k in RESOURCES}, raise_on_error=False,
     )
 
 
@@ -107,8 +114,8 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
         requests, cursor = sensor_requests(instance, cursor)
         assert [r.run_key for r in requests] == [f"{MODEL}:bootstrap:{DAYS[1]}"]
         assert retrain(requests[0], instance, world).success
-        client = world["mlops_config"].mlflow_client()
-        name = world["mlops_config"].spec(MODEL).registered_name
+        client = world["model_registry"].client()
+        name = world["model_registry"].spec(MODEL).registered_name
         assert str(client.get_model_version_by_alias(name, "champion").version) == "1"
 
         # The shift day: drift against the champion's training data, one request for the event.
@@ -130,7 +137,7 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
         dataset_meta = result.asset_materializations_for_node("training_dataset")[0].metadata
         excluded = dataset_meta["excluded_rows"].value
         assert excluded.get("incident_window", 0) > 0 and dataset_meta["excluded_incidents"].value == "INC-9"
-        store = world["mlops_config"].datasets()
+        store = world["dataset_store"]
         version = store.get(MODEL, dataset_meta["dataset_version"].value)
         assert version.lineage["incident_ids"] == ["INC-9"]
         rows = store.load(MODEL, version.version)
@@ -144,7 +151,7 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
         assert str(client.get_model_version_by_alias(name, "champion").version) == "2"
 
     # What a user runs: list the versions, and retrain v2 from its recorded dataset version.
-    home, out = Path(world["mlops_config"].home), io.StringIO()
+    home, out = Path(world["model_registry"].home), io.StringIO()
     list_datasets(home, MODEL, out)
     assert version.version in out.getvalue() and "INC-9" in out.getvalue()
     assert reproduce(home, MODEL, 2, out) == 0 and "ctr_logreg v2: reproduced" in out.getvalue()
@@ -162,8 +169,8 @@ def test_a_dataset_failing_a_blocking_expectation_never_reaches_training_or_the_
         checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
         assert checks["dataset_meets_expectations"] is False
         assert result.asset_materializations_for_node("candidate_model") == []
-        client = world["mlops_config"].mlflow_client()
-        name = world["mlops_config"].spec(MODEL).registered_name
+        client = world["model_registry"].client()
+        name = world["model_registry"].spec(MODEL).registered_name
         assert client.search_model_versions(f"name='{name}'") == []
 
 
@@ -182,8 +189,8 @@ def test_re_running_a_retraining_partition_on_the_same_data_registers_no_duplica
     promote it on the tie."""
     with dg.instance_for_test() as instance:
         request = bootstrap(world, instance)
-        client = world["mlops_config"].mlflow_client()
-        name = world["mlops_config"].spec(MODEL).registered_name
+        client = world["model_registry"].client()
+        name = world["model_registry"].spec(MODEL).registered_name
         runs_before = len(client.search_runs([client.get_experiment_by_name(name).experiment_id]))
 
         again = retrain(request, instance, world)
@@ -204,11 +211,11 @@ def test_a_deleted_registry_store_fails_loudly_instead_of_starting_a_new_registr
     with dg.instance_for_test() as instance:
         bootstrap(world, instance)
         _, cursor = sensor_requests(instance)
-        store = Path(world["mlops_config"].home) / "mlflow" / "mlflow.db"
+        store = Path(world["model_registry"].home) / "mlflow" / "mlflow.db"
         store.unlink()
         result = dg.materialize(
             [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
-            partition_key=DAYS[2], instance=instance, resources={k: world[k] for k in ("mlops_config", "io_manager", "state_store")},
+            partition_key=DAYS[2], instance=instance, resources={k: world[k] for k in RESOURCES},
             selection=[drift_report], raise_on_error=False)
         assert not result.success
         [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -218,3 +225,11 @@ def test_a_deleted_registry_store_fails_loudly_instead_of_starting_a_new_registr
         assert not store.exists()  # nothing silently created in its place
         requests, _ = sensor_requests(instance, cursor)
         assert requests == []  # and no bootstrap of a new v1
+
+
+def test_yesterdays_drift_report_is_an_input_through_the_io_manager():
+    """The streak carried from yesterday comes as the `previous` input (a self-dependency one day back),
+    not from a resource reading the IO manager's files by path."""
+    assert drift_report.keys_by_input_name["previous"] == dg.AssetKey("drift_report")
+    mapping = drift_report.get_partition_mapping(dg.AssetKey("drift_report"))
+    assert isinstance(mapping, dg.TimeWindowPartitionMapping) and (mapping.start_offset, mapping.end_offset) == (-1, -1)

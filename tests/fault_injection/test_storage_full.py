@@ -101,7 +101,7 @@ def test_full_or_read_only_storage_gives_one_clear_error_and_no_partial_file(tmp
     else:
         # Storage that takes no file at all fails the run once, before any step, naming the folder.
         assert seen["failed_steps"] == []
-        assert seen["reason"].startswith(f"OSError: [Errno ") and f"cannot write to the asset storage {home}/storage" in seen["reason"]
+        assert seen["reason"].startswith("OSError: [Errno ") and f"cannot write to the asset storage {home}/storage" in seen["reason"]
     assert all(seen["complete"]), seen["files"]  # every file there is a whole Parquet file
     assert not any(os.path.basename(f).startswith(".") for f in seen["files"])  # no temp file left behind
     if fault == "read_only":

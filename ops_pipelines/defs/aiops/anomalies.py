@@ -28,6 +28,7 @@ def metric_anomalies(
     from ops_pipelines import settings
     from ops_pipelines.lib.aiops.anomalies import score_metrics
     from ops_pipelines.lib.aiops.state_store import load_state, save_state
+    from ops_pipelines.lib.markdown import table as md_table
 
     settings.use_compiled_cache()
     day = context.partition_key
@@ -40,9 +41,7 @@ def metric_anomalies(
     state_store.record(ASSET, day, {ASSET: previous})
     flagged = scored[scored["is_anomaly"]]
     top = flagged.groupby(["service", "metric"], observed=True).size().sort_values(ascending=False).head(10)
-    table = "| service | metric | anomalous points |\n|---|---|---|\n" + "\n".join(
-        f"| {s} | {m} | {n} |" for (s, m), n in top.items()
-    )
+    table = md_table(["service", "metric", "anomalous points"], [[s, m, n] for (s, m), n in top.items()])
     yield dg.Output(
         scored,
         metadata={

@@ -122,21 +122,16 @@ def alert_noise_report(metric_anomalies, log_anomalies, incidents):
 
 
 def incident_table(found) -> str:
-    if found.empty:
-        return "No incidents."
-    lines = ["| start (UTC) | end | severity | root cause | affected | suggested action |", "|---|---|---|---|---|---|"]
-    for row in found.itertuples():
-        lines.append(
-            f"| {row.start:%Y-%m-%d %H:%M} | {row.end:%H:%M} | {row.severity} | **{row.root_cause}** | "
-            f"{', '.join(row.affected_services)} | {row.suggested_action} |"
-        )
-    return "\n".join(lines)
+    from ops_pipelines.lib.markdown import table
+
+    rows = [[f"{r.start:%Y-%m-%d %H:%M}", f"{r.end:%H:%M}", r.severity, r.root_cause, ", ".join(r.affected_services),
+             r.suggested_action] for r in found.itertuples()]
+    return table(["start (UTC)", "end", "severity", "root cause", "affected", "suggested action"], rows,
+                 bold=["root cause"], empty="No incidents.")
 
 
 def annotation_table(notes) -> str:
-    if notes.empty:
-        return "Nothing annotated."
-    lines = ["| start (UTC) | end | kind | services | why |", "|---|---|---|---|---|"]
-    for row in notes.itertuples():
-        lines.append(f"| {row.start:%Y-%m-%d %H:%M} | {row.end:%H:%M} | {row.kind} | {', '.join(row.services)} | {row.reason} |")
-    return "\n".join(lines)
+    from ops_pipelines.lib.markdown import table
+
+    rows = [[f"{r.start:%Y-%m-%d %H:%M}", f"{r.end:%H:%M}", r.kind, ", ".join(r.services), r.reason] for r in notes.itertuples()]
+    return table(["start (UTC)", "end", "kind", "services", "why"], rows, empty="Nothing annotated.")

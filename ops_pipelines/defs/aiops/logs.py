@@ -105,11 +105,8 @@ def _table(frame, columns: list[str]) -> str:
     if frame.empty:
         return "none"
 
-    def cell(column: str, value) -> str:
-        text = f"{value:.2f}" if isinstance(value, float) else str(value)
-        if column in ("template", "reason"):  # code span: masks like <NUM> would otherwise render as HTML tags
-            text = "`" + text.replace("`", "'") + "`"
-        return text.replace("|", "\\|").replace("\n", " ")
+    from ops_pipelines.lib.markdown import table
 
-    rows = ["| " + " | ".join(cell(c, v) for c, v in zip(columns, row)) + " |" for row in frame[columns].itertuples(index=False)]
-    return "\n".join(["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns), *rows])
+    rows = [[f"{v:.2f}" if isinstance(v, float) else v for v in row] for row in frame[columns].itertuples(index=False)]
+    # Code spans: a template reads as the log line it matches, masks like <NUM> included.
+    return table(columns, rows, code=["template", "reason"])

@@ -82,12 +82,13 @@ def group_metadata(r, paths: dict) -> dict:
 
 
 def summary_table(table) -> str:
-    if not len(table):
-        return "no traces on this day"
-    lines = ["| app | prompt version | traces | topic score | descriptors drifted | new topic | drifted |", "|---|---|---|---|---|---|---|"]
+    from ops_pipelines.lib.markdown import table as md_table
+
+    rows = []
     for r in table.itertuples():
         score = "-" if r.topic_score != r.topic_score else f"{r.topic_score:.3f}"
         share = "-" if r.descriptor_drift_share != r.descriptor_drift_share else f"{r.descriptor_drift_share:.2f}"
         verdict = r.note or ("yes" if r.drifted else "no")
-        lines.append(f"| {r.app} | {r.prompt_version} | {r.current_rows} | {score} | {share} | {r.new_topic or '-'} | {verdict} |")
-    return "\n".join(lines)
+        rows.append([r.app, r.prompt_version, r.current_rows, score, share, r.new_topic or "-", verdict])
+    return md_table(["app", "prompt version", "traces", "topic score", "descriptors drifted", "new topic", "drifted"], rows,
+                    empty="no traces on this day")

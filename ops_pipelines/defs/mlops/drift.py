@@ -2,10 +2,13 @@
 
 import dagster as dg
 
+from ops_pipelines import keys
 from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.io.parquet import StoredPartitions
 from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.mlops.config import load_models
-from ops_pipelines.resources.mlops_config import MLOpsConfig
+from ops_pipelines.resources.dataset_store import DatasetStore
+from ops_pipelines.resources.model_registry import ModelRegistry
 from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 ASSET = "drift_report"
@@ -18,10 +21,14 @@ SOURCES = sorted({spec.source for spec in load_models()})
     partitions_def=daily_partitions,
     group_name="mlops", owners=["team:mlops"],
     kinds={"evidently", "pandas"},
-    deps=[*SOURCES, dg.AssetDep(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))],
+    # Yesterday's report is an input: the drift streak and the last retraining request carry over.
+    ins={"incidents": dg.AssetIn(),
+         "previous": dg.AssetIn(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))},
+    deps=SOURCES,
     check_specs=[state_check_spec(ASSET)],
 )
-def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLOpsConfig, state_store: StateStore):
+def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_registry: ModelRegistry,
+                 dataset_store: DatasetStore, stored_partitions: StoredPartitions, state_store: StateStore):
     """Per model: feature drift of the day against the champion's training dataset version (Evidently
     methods and defaults, computed fast), prediction and label drift, the champion's performance on the
     day's labels, the HTML report, and whether to retrain (one run key per drift event). A re-run of a day
@@ -36,20 +43,19 @@ def drift_report(context: dg.AssetExecutionContext, incidents, mlops_config: MLO
     day = context.partition_key
     day_ts = pd.Timestamp(day)
     yesterday = (day_ts - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
-    previous = mlops_config.read(ASSET, [yesterday])
     previous_by_model = {r["model"]: r for r in previous.to_dict("records")} if len(previous) else {}
-    client, store = mlops_config.mlflow_client(), mlops_config.datasets()
-    report_dir = mlops_config.reports_dir() / "drift" / day
+    client, store = model_registry.client(), dataset_store
+    report_dir = model_registry.reports_dir() / "drift" / day
     overlapping = incident_ids_on(incidents, day_ts)
     rows, metadata = [], {}
-    for spec in mlops_config.models():
-        current = mlops_config.read(spec.source, [day])
+    for spec in model_registry.models():
+        current = stored_partitions.read(spec.source, [day])
         champion = load_champion(client, spec)
         reference = store.load(spec.name, champion.dataset_version) if champion else None
         trained_through = store.get(spec.name, champion.dataset_version).lineage.get("created_at") if champion else None
         window = [(day_ts - pd.Timedelta(days=i)).strftime("%Y-%m-%d") for i in range(spec.training.window_days)]
         result, drift = monitor_model(spec, day_ts, current, champion, reference, previous_by_model.get(spec.name),
-                                      len(mlops_config.available_days(spec.source, window)), overlapping,
+                                      len(stored_partitions.available(spec.source, window)), overlapping,
                                       champion_trained_through=trained_through)
         html = None
         if drift is not None:
@@ -108,10 +114,10 @@ def model_metadata(spec, result, drift, html) -> dict:
         meta[f"{prefix}/champion_trained_through"] = result.champion_trained_through or ""
         meta[f"{prefix}/champion_after_day"] = bool(result.champion_after_day)
     meta[f"{prefix}/dataset_drift"] = bool(result.dataset_drift)
-    meta[f"{prefix}/retrain_key"] = result.retrain_key
-    meta[f"{prefix}/retrain_reason"] = result.retrain_reason
-    meta[f"{prefix}/window_start"] = result.window_start or ""
-    meta[f"{prefix}/incidents"] = ",".join(result.incidents)
+    meta[keys.model_key(prefix, keys.RETRAIN_KEY)] = result.retrain_key
+    meta[keys.model_key(prefix, keys.RETRAIN_REASON)] = result.retrain_reason
+    meta[keys.model_key(prefix, keys.WINDOW_START_DAY)] = result.window_start or ""
+    meta[keys.model_key(prefix, keys.INCIDENTS)] = ",".join(result.incidents)
     if result.note:
         meta[f"{prefix}/note"] = result.note
     return meta
@@ -129,20 +135,23 @@ def incident_ids_on(incidents, day_ts) -> list[str]:
 
 
 def drift_table(drift) -> str:
-    lines = ["| column | method | score | threshold | drifted |", "|---|---|---|---|---|"]
-    for name, col in drift.columns.items():
-        lines.append(f"| {name} | {col.method} | {col.score:.4g} | {col.threshold:.4g} | {'yes' if col.drifted else 'no'} |")
-    return "\n".join(lines)
+    from ops_pipelines.lib.markdown import table
+
+    return table(["column", "method", "score", "threshold", "drifted"],
+                 [[name, col.method, f"{col.score:.4g}", f"{col.threshold:.4g}", "yes" if col.drifted else "no"]
+                  for name, col in drift.columns.items()])
 
 
 def summary_table(out) -> str:
     import pandas as pd
 
-    lines = ["| model | champion | drift share | drifted | performance | retrain |", "|---|---|---|---|---|---|"]
+    from ops_pipelines.lib.markdown import table
+
+    rows = []
     for r in out.to_dict("records"):
         share = "-" if pd.isna(r["drift_share"]) else f"{r['drift_share']:.2f}"
         perf = "-" if pd.isna(r["performance"]) else f"{r['performance']:.3f}"
         champion = "-" if pd.isna(r["champion_version"]) else f"v{int(r['champion_version'])}"
-        lines.append(f"| {r['model']} | {champion} | {share} | {'yes' if r['dataset_drift'] else 'no'} | {perf} | "
-                     f"{r['retrain_reason'] or r['note'] or '-'} |")
-    return "\n".join(lines)
+        rows.append([r["model"], champion, share, "yes" if r["dataset_drift"] else "no", perf,
+                     r["retrain_reason"] or r["note"] or "-"])
+    return table(["model", "champion", "drift share", "drifted", "performance", "retrain"], rows)

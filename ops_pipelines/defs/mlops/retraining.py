@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ops_pipelines import keys
 from ops_pipelines.defs.mlops.drift import ASSET as DRIFT_REPORT
 from ops_pipelines.defs.mlops.training import TRAINING_ASSETS
 from ops_pipelines.defs.partitions import training_partitions
@@ -20,14 +21,15 @@ def retraining_requests(day: str, metadata: dict, models: list[str]) -> list[dg.
     """Run requests from one drift_report materialization's metadata (empty key: nothing to do)."""
     requests = []
     for model in models:
-        key = _text(metadata.get(f"{model}/retrain_key"))
+        key = _text(metadata.get(keys.model_key(model, keys.RETRAIN_KEY)))
         if not key:
             continue
-        reason = _text(metadata.get(f"{model}/retrain_reason"))
-        incidents = _text(metadata.get(f"{model}/incidents"))
-        tags = {"ops/trigger": reason, "ops/drift_event": key, "ops/window_start": _text(metadata.get(f"{model}/window_start"))}
+        reason = _text(metadata.get(keys.model_key(model, keys.RETRAIN_REASON)))
+        incidents = _text(metadata.get(keys.model_key(model, keys.INCIDENTS)))
+        window_start = _text(metadata.get(keys.model_key(model, keys.WINDOW_START_DAY)))
+        tags = {keys.TRIGGER: reason, keys.DRIFT_EVENT: key, keys.WINDOW_START: window_start}
         if incidents:
-            tags["ops/incidents_in_drift_window"] = incidents
+            tags[keys.INCIDENTS_IN_DRIFT_WINDOW] = incidents
         requests.append(dg.RunRequest(run_key=key, partition_key=dg.MultiPartitionKey({"date": day, "model": model}), tags=tags))
     return requests
 

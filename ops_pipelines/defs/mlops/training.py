@@ -3,9 +3,12 @@ evaluation against the champion -> alias decision. The retraining sensor launche
 
 import dagster as dg
 
+from ops_pipelines import keys
 from ops_pipelines.defs.mlops.drift import SOURCES
 from ops_pipelines.defs.partitions import training_partitions
-from ops_pipelines.resources.mlops_config import MLOpsConfig
+from ops_pipelines.io.parquet import StoredPartitions
+from ops_pipelines.resources.dataset_store import DatasetStore
+from ops_pipelines.resources.model_registry import ModelRegistry
 
 CHECKS = ("dataset_meets_expectations", "features_are_finite", "schema_matches")
 TRAINING_ASSETS = ("training_dataset", "candidate_model", "model_evaluation")
@@ -23,7 +26,8 @@ def _partition(context: dg.AssetExecutionContext) -> tuple[str, str]:
     deps=[*SOURCES, "incidents"],
     check_specs=[dg.AssetCheckSpec(name, asset="training_dataset", blocking=True) for name in CHECKS],
 )
-def training_dataset(context: dg.AssetExecutionContext, mlops_config: MLOpsConfig):
+def training_dataset(context: dg.AssetExecutionContext, model_registry: ModelRegistry, dataset_store: DatasetStore,
+                     stored_partitions: StoredPartitions):
     """An immutable, content-addressed dataset version for one model: the training window's rows (from
     the run's `ops/window_start` tag, else the model's window), minus rows inside AIOps incident windows,
     with lineage; validated by the model's Great Expectations suite before anything trains on it."""
@@ -36,34 +40,34 @@ def training_dataset(context: dg.AssetExecutionContext, mlops_config: MLOpsConfi
     from ops_pipelines.lib.mlops.validation import validate_dataset
 
     day, model = _partition(context)
-    spec = mlops_config.spec(model)
+    spec = model_registry.spec(model)
     end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
     default_start = (end - pd.Timedelta(days=spec.training.window_days)).strftime("%Y-%m-%d")
-    start = pd.Timestamp(context.run.tags.get("ops/window_start") or default_start, tz="UTC")
+    start = pd.Timestamp(context.run.tags.get(keys.WINDOW_START) or default_start, tz="UTC")
     days = [d.strftime("%Y-%m-%d") for d in pd.date_range(start, end - pd.Timedelta(days=1), freq="D")]
-    found = mlops_config.available_days(spec.source, days)
+    found = stored_partitions.available(spec.source, days)
     # Incidents that end the day after the window still cover its last minutes.
     incident_days = days + [end.strftime("%Y-%m-%d")]
-    incidents = mlops_config.read("incidents", incident_days)
-    selection = select_training_rows(mlops_config.read(spec.source, found), spec, start, end, incidents)
+    incidents = stored_partitions.read("incidents", incident_days)
+    selection = select_training_rows(stored_partitions.read(spec.source, found), spec, start, end, incidents)
     validation = validate_dataset(selection.rows, spec)
     lineage = {
         **selection.to_lineage(),
         "created_at": day,
-        "upstream_partitions": {spec.source: found, "incidents": mlops_config.available_days("incidents", incident_days)},
+        "upstream_partitions": {spec.source: found, "incidents": stored_partitions.available("incidents", incident_days)},
         "validation": {"passed": validation.passed, "failures": validation.failures()},
         "code_version": code_version(spec),
         "run_id": context.run.run_id,
-        "trigger": context.run.tags.get("ops/trigger", "manual"),
+        "trigger": context.run.tags.get(keys.TRIGGER, "manual"),
     }
-    version = mlops_config.datasets().write(model, selection.rows, lineage)
+    version = dataset_store.write(model, selection.rows, lineage)
     context.log.info(f"{model}: dataset version {version.version} ({version.rows} rows), excluded {selection.excluded}")
     yield dg.Output(
         pd.DataFrame([{"model": model, "version": version.version, "path": str(version.path), "rows": version.rows,
                        "validation_passed": validation.passed}]),
         metadata={
             "dataset_version": version.version,
-            "dagster/row_count": version.rows,
+            keys.ROW_COUNT: version.rows,
             "path": dg.MetadataValue.path(str(version.path)),
             "window_start": start.isoformat(),
             "window_end": end.isoformat(),
@@ -85,7 +89,8 @@ def training_dataset(context: dg.AssetExecutionContext, mlops_config: MLOpsConfi
 
 
 @dg.asset(partitions_def=training_partitions, group_name="mlops", owners=["team:mlops"], kinds={"mlflow", "sklearn"})
-def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_config: MLOpsConfig):
+def candidate_model(context: dg.AssetExecutionContext, training_dataset, model_registry: ModelRegistry,
+                    dataset_store: DatasetStore):
     """The configured pipeline trained on the dataset version, logged to MLflow (params, metrics, dataset
     input, skops model) and registered as a new version of the model; or, when a version was already
     trained on the same dataset version with the same code and params, that version (`reused`)."""
@@ -96,7 +101,7 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_c
     from ops_pipelines.lib.mlops.training import identical_version, train_candidate
 
     day, model = _partition(context)
-    spec, store, client = mlops_config.spec(model), mlops_config.datasets(), mlops_config.mlflow_client()
+    spec, store, client = model_registry.spec(model), dataset_store, model_registry.client()
     version = store.get(model, str(training_dataset["version"].iloc[0]))
     if not version.lineage["validation"]["passed"]:  # the blocking checks stop the run first; never train on it
         raise dg.Failure(f"dataset version {version.version} failed validation: {version.lineage['validation']['failures']}")
@@ -116,10 +121,10 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_c
                       "reuse_reason": note, "train_rows": len(train), "holdout_rows": len(holdout),
                       **{k: float(v) for k, v in metrics.items()}},
         )
-    tags = {"ops.trigger": context.run.tags.get("ops/trigger", "manual"), "ops.as_of": day,
-            "ops.drift_event": context.run.tags.get("ops/drift_event", ""),
-            "ops.incidents_excluded": ",".join(version.lineage.get("incident_ids", [])),
-            "ops.dagster_run_id": context.run.run_id}
+    tags = {keys.MLFLOW_TRIGGER: context.run.tags.get(keys.TRIGGER, "manual"), keys.MLFLOW_AS_OF: day,
+            keys.MLFLOW_DRIFT_EVENT: context.run.tags.get(keys.DRIFT_EVENT, ""),
+            keys.MLFLOW_INCIDENTS_EXCLUDED: ",".join(version.lineage.get("incident_ids", [])),
+            keys.MLFLOW_DAGSTER_RUN_ID: context.run.run_id}
     candidate = train_candidate(spec, version, train, holdout, client=client, tags=tags)
     return dg.Output(
         pd.DataFrame([{"model": model, "registered_name": spec.registered_name, "version": candidate.version,
@@ -132,7 +137,8 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_c
 
 
 @dg.asset(partitions_def=training_partitions, group_name="mlops", owners=["team:mlops"], kinds={"mlflow"})
-def model_evaluation(context: dg.AssetExecutionContext, candidate_model, training_dataset, mlops_config: MLOpsConfig):
+def model_evaluation(context: dg.AssetExecutionContext, candidate_model, training_dataset, model_registry: ModelRegistry,
+                     dataset_store: DatasetStore):
     """Candidate vs champion on the same window (the dataset's holdout, later than the candidate's
     training rows), overall and per slice; the `champion` alias moves only when the gate passes,
     otherwise the candidate becomes `challenger`. Decision and reason go to metadata and MLflow tags."""
@@ -143,7 +149,7 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
     from ops_pipelines.lib.mlops.selection import split_holdout
 
     day, model = _partition(context)
-    spec, store, client = mlops_config.spec(model), mlops_config.datasets(), mlops_config.mlflow_client()
+    spec, store, client = model_registry.spec(model), dataset_store, model_registry.client()
     _, holdout = split_holdout(store.load(model, str(training_dataset["version"].iloc[0])), spec)
     version = int(candidate_model["version"].iloc[0])
     current = champion_version(client, spec.registered_name)

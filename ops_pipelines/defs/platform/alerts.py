@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ops_pipelines import settings
+from ops_pipelines import keys, settings
 
 
 def alerts_path():
@@ -30,7 +30,7 @@ def record_run_failure(context: dg.RunFailureSensorContext) -> None:
     alert = failure_alert(
         run_id=run.run_id,
         job=run.job_name,
-        partition=run.tags.get("dagster/partition"),
+        partition=run.tags.get(keys.PARTITION),
         failed_steps=steps,
         error=_error_summary(context),
         failed_at=_failed_at(context),

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ops_pipelines.defs.partitions import daily_partitions
-from ops_pipelines.resources.mlops_config import MLOpsConfig
+from ops_pipelines.io.parquet import StoredPartitions
 
 
 class HealthReportConfig(dg.Config):
@@ -27,7 +27,7 @@ def health_inputs(day: str, incidents, alert_noise_report, anomaly_rollups, llm_
 @dg.asset(partitions_def=daily_partitions, group_name="platform", owners=["team:platform"], kinds={"html"})
 def ops_health_report(context: dg.AssetExecutionContext, config: HealthReportConfig, incidents, alert_noise_report,
                       anomaly_rollups, llm_quality_daily, prompt_version_comparison, prompt_promotion, drift_report,
-                      anomaly_annotations, mlops_config: MLOpsConfig):
+                      anomaly_annotations, stored_partitions: StoredPartitions):
     """The day on one page: incidents with root cause and suggested action, alert-noise compression,
     model drift and retraining, LLM quality and cost, prompt promotions. Open the HTML file (plots,
     works offline) from the path below, or run `ops-pipelines status`."""
@@ -39,7 +39,7 @@ def ops_health_report(context: dg.AssetExecutionContext, config: HealthReportCon
 
     # Retraining runs after the day's drift report (the sensor launches them), so the report shows
     # the latest decision recorded up to this day.
-    evaluations = mlops_config.read_training_outputs("model_evaluation", until=context.partition_key)
+    evaluations = stored_partitions.read_until("model_evaluation", until=context.partition_key)
     inputs = health_inputs(context.partition_key, incidents, alert_noise_report, anomaly_rollups, llm_quality_daily,
                            prompt_version_comparison, prompt_promotion,
                            mlops_sections=health_sections(drift_report, evaluations) if len(drift_report) else None,

@@ -4,6 +4,7 @@ import json
 
 import dagster as dg
 
+from ops_pipelines import keys
 from ops_pipelines.defs.partitions import daily_partitions
 from ops_pipelines.factories.ingestion import INGESTION_ASSETS
 from ops_pipelines.resources.landing_zone import LandingZone
@@ -38,6 +39,6 @@ def landing_zone_sensor(context: dg.SensorEvaluationContext, landing_zone: Landi
             run_key=change.run_key,
             partition_key=change.day,
             asset_selection=[dg.AssetKey(name), dg.AssetKey(f"{name}_quarantine")],
-            tags={"ops_pipelines/trigger": "landing_zone", "ops_pipelines/files": ",".join(change.files)[:1000]},
+            tags={keys.TRIGGER: "landing_zone", keys.LANDING_FILES: ",".join(change.files)[:1000]},
         )
     context.update_cursor(json.dumps({f.relpath: f.version for f in files}, sort_keys=True))

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from ops_pipelines import keys
 from ops_pipelines.defs.platform.jobs import daily_job
 
 LOOKBACK_S = 24 * 3600  # failed runs looked at again on every tick (few: failures are rare)
@@ -31,7 +32,7 @@ def storage_outage_retry_sensor(context: dg.SensorEvaluationContext):
         context.log.info(f"run {run.run_id} failed because the instance's database was unreachable: running it again")
         requests.append(dg.RunRequest(
             run_key=f"storage-retry:{run.run_id}",  # one retry per failed run, however often the sensor looks
-            partition_key=run.tags.get("dagster/partition"),
+            partition_key=run.tags.get(keys.PARTITION),
             asset_selection=sorted(run.asset_selection, key=lambda k: k.to_user_string()) if run.asset_selection else None,
             run_config=run.run_config,
             tags=tags,

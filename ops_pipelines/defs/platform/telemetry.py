@@ -4,6 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
+from ops_pipelines import keys
 from ops_pipelines.defs.partitions import daily_partitions
 
 HISTORY_DAYS = 7  # earlier runs read for the per-job baselines (step_slowdown, run_elapsed_ratio)
@@ -77,7 +78,7 @@ def _asset_events(instance: dg.DagsterInstance, run_id: str) -> tuple[tuple, tup
         entry = record.event_log_entry
         event = entry.dagster_event
         if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION:
-            count = entry.asset_materialization.metadata.get("dagster/row_count")
+            count = entry.asset_materialization.metadata.get(keys.ROW_COUNT)
             if count is not None and isinstance(count.value, (int, float)):
                 rows.append((event.asset_key.to_user_string(), entry.timestamp, float(count.value)))
         else:

@@ -113,7 +113,7 @@ def windows(changes: pd.DataFrame, patterns: ChangePatterns) -> pd.DataFrame:
     and kind (within `max_pair` minutes); a lone start lasts `window` minutes; points and lone ends
     are moments, except a job's lone end, which is dropped."""
     rows = []
-    for (service, kind), part in changes.groupby(["service", "kind"], sort=True):
+    for (_service, kind), part in changes.groupby(["service", "kind"], sort=True):
         open_start: pd.Series | None = None
         limit = pd.Timedelta(minutes=patterns.max_pair.get(kind, 60))
         default = pd.Timedelta(minutes=patterns.window.get(kind, 15))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ops_pipelines.lib.aiops.changes import ChangePatterns, combine, changes_from_logs, changes_from_records, windows
+from ops_pipelines.lib.aiops.changes import ChangePatterns, changes_from_logs, changes_from_records, combine, windows
 from ops_pipelines.lib.aiops.context import IncidentContext
 from ops_pipelines.lib.aiops.incidents import Correlation, CorrelationParams, all_events, correlate_all
 from ops_pipelines.lib.aiops.topology import Topology

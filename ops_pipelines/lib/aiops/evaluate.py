@@ -53,7 +53,7 @@ def score_incidents(detected: pd.DataFrame, truth: list[dict], anomalous_points:
     for t in truth:
         start, end, root = pd.Timestamp(t["start"]), pd.Timestamp(t["end"]), t["root_cause_service"]
         hits = detected[(detected["start"] <= end) & (detected["end"] >= start)
-                        & detected["affected_services"].map(lambda services: root in list(services))]
+                        & detected["affected_services"].map(lambda services, root=root: root in list(services))]
         if hits.empty:
             continue
         matched_true += 1
@@ -79,7 +79,7 @@ def false_incident_causes(detected: pd.DataFrame, truth: list[dict], world: dict
     for t in truth:
         start, end, root = pd.Timestamp(t["start"]), pd.Timestamp(t["end"]), t["root_cause_service"]
         hits = detected[(detected["start"] <= end) & (detected["end"] >= start)
-                        & detected["affected_services"].map(lambda services: root in list(services))]
+                        & detected["affected_services"].map(lambda services, root=root: root in list(services))]
         matched |= set(hits["incident_id"])
     first = pd.Timestamp(world["start"], tz="UTC")
     new = [(s["service"], pd.Timestamp(s["since"])) for s in world.get("new_services", [])]
@@ -89,7 +89,7 @@ def false_incident_causes(detected: pd.DataFrame, truth: list[dict], world: dict
         services = set(row.affected_services)
         s, e = row.start, row.end
 
-        def overlaps(a, b, margin=pad):
+        def overlaps(a, b, margin=pad, s=s, e=e):
             return s <= pd.Timestamp(b) + margin and e >= pd.Timestamp(a) - margin
 
         if s < first + warm_up or any(svc in services and since <= s < since + warm_up for svc, since in new):

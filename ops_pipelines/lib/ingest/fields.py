@@ -143,7 +143,7 @@ def parse_timestamps(values: pd.Series, naive_timezone: str | None = None) -> tu
     parsed, reasons, units = _parse_unique_timestamps(uniq, naive_timezone)
     counts = np.bincount(codes[codes >= 0], minlength=len(uniq))
     dominant = _dominant_unit(units, counts)
-    mismatch = (units != None) & (units != dominant)
+    mismatch = (units != None) & (units != dominant)  # noqa: E711 (numpy: elementwise, `is not` would not be)
     reasons = np.where(mismatch, CODE[Reason.EPOCH_UNIT_MISMATCH], reasons)
     parsed = parsed.where(~mismatch)
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ops_pipelines.lib.ingest.csvfile import csv_header, read_csv
 from ops_pipelines.lib.ingest.files import UnreadableFileError, base_suffix
 from ops_pipelines.lib.ingest.formats import (
     DEFAULT_LOG_PATTERN,
@@ -15,7 +16,6 @@ from ops_pipelines.lib.ingest.formats import (
     LEVEL_ALIASES,
 )
 from ops_pipelines.lib.ingest.quarantine import Reason, quarantine_frame
-from ops_pipelines.lib.ingest.csvfile import csv_header, read_csv
 from ops_pipelines.lib.ingest.readers import (
     Rows,
     read_json_document,

@@ -1,6 +1,6 @@
 """Optional LLM judge on any OpenAI-compatible endpoint (`POST {base_url}/chat/completions`).
 
-Off unless asked for. Endpoint from `OPS_LLM_JUDGE_BASE_URL` / `OPS_LLM_JUDGE_MODEL`, the API key
+Off unless asked for; httpx sends, tenacity retries. Endpoint from `OPS_LLM_JUDGE_BASE_URL` / `OPS_LLM_JUDGE_MODEL`, the API key
 only from the environment (`OPS_LLM_JUDGE_API_KEY` by default): it is sent as a bearer token and
 never logged, returned or cached; a server that echoes it (in an error or in a 200 reply) has it,
 and every other configured secret, scrubbed out of every error, reason and cache entry. Question, contexts and answer are PII-redacted before they leave
@@ -13,19 +13,16 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import http.client
 import json
 import logging
 import math
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +30,9 @@ import pandas as pd
 from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.llmops.pii import redact
 from ops_pipelines.lib.secrets import configured_secrets, scrub, scrub_value, url_secrets
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -202,50 +202,73 @@ def secrets_of(config: JudgeConfig) -> list[str]:
     return [os.environ.get(config.api_key_env) or "", *url_secrets(config.base_url), *configured_secrets()]
 
 
-def _post(config: JudgeConfig, messages: list[dict[str, str]]) -> Any:
-    """One chat completion with retries on timeouts, connection errors, 429 and 5xx. The reply text
-    and every error come back with the secrets already scrubbed."""
+class _Retryable(Exception):
+    """A failed attempt worth another one (timeout, connection error, 429, 5xx)."""
+
+    def __init__(self, failure: str, retry_after: str | None = None):
+        super().__init__(failure)
+        self.failure, self.retry_after = failure, retry_after
+
+
+def _attempt(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], secrets: list[str],
+             timeout_s: float) -> Any:
+    """One POST; the reply text with secrets scrubbed, else `_Retryable` or `JudgeCallError`."""
+    import httpx
+
+    try:
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            if response.status_code < 400:
+                payload = response.read()
+            else:
+                # At most MAX_ERROR_BODY_BYTES of an error body, read whole before scrubbing and cutting.
+                chunks, size = [], 0
+                for chunk in response.iter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= MAX_ERROR_BODY_BYTES:
+                        break
+                detail = scrub(b"".join(chunks)[:MAX_ERROR_BODY_BYTES].decode("utf-8", "replace"), secrets)
+                failure = f"http {response.status_code}: {detail.strip()[:200]}"
+                if response.status_code != 429 and response.status_code < 500:
+                    raise JudgeCallError(failure)
+                raise _Retryable(failure, response.headers.get("Retry-After"))
+    except httpx.TimeoutException:
+        raise _Retryable(f"timeout after {timeout_s}s") from None
+    except httpx.TransportError as err:  # refused, reset or dropped mid-response
+        raise _Retryable(f"connection error: {scrub(str(err), secrets) or type(err).__name__}") from None
+    try:
+        content = _reply_text(payload)
+    except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+        text = scrub(payload.decode("utf-8", "replace"), secrets)
+        raise JudgeCallError(f"invalid response: not a chat completion: {text[:120]!r}") from None
+    return scrub(content, secrets) if isinstance(content, str) else content
+
+
+def _post(config: JudgeConfig, messages: list[dict[str, str]], client: httpx.Client) -> Any:
+    """One chat completion with retries (tenacity) on timeouts, connection errors, 429 and 5xx. The
+    reply text and every error come back with the secrets already scrubbed."""
+    import tenacity
+
     key = os.environ.get(config.api_key_env) or None
     secrets = secrets_of(config)
     headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {key}"} if key else {})}
     body = json.dumps({"model": config.model, "messages": messages, "temperature": 0}).encode()
     url = config.base_url.rstrip("/") + "/chat/completions"
-    failure = "no attempt"
-    for attempt in range(config.max_retries + 1):
-        retry_after = None
-        try:
-            request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-            with urllib.request.urlopen(request, timeout=config.timeout_s) as response:
-                payload = response.read()
-            try:
-                content = _reply_text(payload)
-            except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-                text = scrub(payload.decode("utf-8", "replace"), secrets)
-                raise JudgeCallError(f"invalid response: not a chat completion: {text[:120]!r}") from None
-            return scrub(content, secrets) if isinstance(content, str) else content
-        except urllib.error.HTTPError as err:
-            try:
-                detail = scrub(err.read(MAX_ERROR_BODY_BYTES).decode("utf-8", "replace"), secrets)
-            except (OSError, http.client.HTTPException):
-                detail = ""
-            failure = f"http {err.code}: {detail.strip()[:200]}"
-            if err.code != 429 and err.code < 500:
-                raise JudgeCallError(failure) from None
-            retry_after = err.headers.get("Retry-After")
-        except TimeoutError:
-            failure = f"timeout after {config.timeout_s}s"
-        except urllib.error.URLError as err:
-            if isinstance(err.reason, TimeoutError):
-                failure = f"timeout after {config.timeout_s}s"
-            else:
-                failure = f"connection error: {scrub(str(err.reason), secrets)}"
-        except (OSError, http.client.HTTPException) as err:  # reset or dropped mid-response
-            failure = f"connection error: {type(err).__name__}"
-        if attempt < config.max_retries:
-            delay = retry_delay(attempt, retry_after, config.backoff_s)
-            log.warning("LLM judge call failed (%s); retry %d/%d in %.2fs", failure, attempt + 1, config.max_retries, delay)
-            _sleep(delay)
-    raise JudgeCallError(f"{failure} (after {config.max_retries + 1} attempts)")
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        return retry_delay(state.attempt_number - 1, state.outcome.exception().retry_after, config.backoff_s)
+
+    def before_sleep(state: tenacity.RetryCallState) -> None:
+        log.warning("LLM judge call failed (%s); retry %d/%d in %.2fs", state.outcome.exception().failure,
+                    state.attempt_number, config.max_retries, state.upcoming_sleep)
+
+    retrying = tenacity.Retrying(stop=tenacity.stop_after_attempt(config.max_retries + 1),
+                                 retry=tenacity.retry_if_exception_type(_Retryable), wait=wait,
+                                 sleep=lambda seconds: _sleep(seconds), before_sleep=before_sleep, reraise=True)
+    try:
+        return retrying(_attempt, client, url, body, headers, secrets, config.timeout_s)
+    except _Retryable as err:
+        raise JudgeCallError(f"{err.failure} (after {config.max_retries + 1} attempts)") from None
 
 
 def _read_cache(path: Path | None, secrets: list[str]) -> dict[str, Any] | None:
@@ -269,14 +292,14 @@ def _write_cache(path: Path, key: str, config: JudgeConfig, result: dict[str, An
     atomic_write_text(path, json.dumps(record, sort_keys=True, indent=1) + "\n")
 
 
-def _judge_one(config: JudgeConfig, key: str, messages: list[dict[str, str]]) -> dict[str, Any]:
+def _judge_one(config: JudgeConfig, key: str, messages: list[dict[str, str]], client: httpx.Client) -> dict[str, Any]:
     path = Path(config.cache_dir) / f"{key}.json" if config.cache_dir else None
     secrets = secrets_of(config)
     cached = _read_cache(path, secrets)
     if cached is not None:
         return {**cached, "error": None, "cached": True}
     try:
-        result = parse_judgement(_post(config, messages))
+        result = parse_judgement(_post(config, messages, client))
     except JudgeCallError as err:
         return {"error": scrub(str(err), secrets), "cached": False}
     except (ValueError, TypeError) as err:
@@ -306,8 +329,12 @@ def judge_traces(rows: pd.DataFrame, config: JudgeConfig) -> pd.DataFrame:
         key = cache_key(trace_id, messages, config.model)
         work.setdefault(key, messages)
         keys.append(key)
-    with ThreadPoolExecutor(max_workers=max(1, config.max_concurrency)) as pool:
-        done = dict(zip(work, pool.map(lambda k: _judge_one(config, k, work[k]), work)))
+    import httpx
+
+    # One client (a thread-safe connection pool) for all workers of this call.
+    with httpx.Client(timeout=config.timeout_s) as client, \
+            ThreadPoolExecutor(max_workers=max(1, config.max_concurrency)) as pool:
+        done = dict(zip(work, pool.map(lambda k: _judge_one(config, k, work[k], client), work), strict=True))
     skipped = {"error": "skipped: no answer", "cached": False}
     results = [done[k] if k is not None else skipped for k in keys]
     return pd.DataFrame({

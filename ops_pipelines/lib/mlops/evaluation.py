@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ops_pipelines import keys
 from ops_pipelines.lib.mlops.config import ModelSpec
 
 if TYPE_CHECKING:
@@ -191,15 +192,15 @@ def apply_decision(client: MlflowClient, spec: ModelSpec, candidate_version: int
                            f"v{evaluation.champion_version}, now {current.version if current else 'none'}): re-evaluate")
     previous = str(current.version) if current is not None else "none"
     decision = "promoted" if evaluation.passed else "rejected"
-    tags = {"ops.decision": decision, "ops.decision_reason": evaluation.reason, "ops.compared_with": previous,
-            "ops.evaluation": json.dumps(evaluation.to_metadata(), sort_keys=True, default=str)}
+    tags = {keys.MLFLOW_DECISION: decision, keys.MLFLOW_DECISION_REASON: evaluation.reason, keys.MLFLOW_COMPARED_WITH: previous,
+            keys.MLFLOW_EVALUATION: json.dumps(evaluation.to_metadata(), sort_keys=True, default=str)}
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     if evaluation.passed:
         set_alias(client, name, CHAMPION, version)
         if previous not in ("none", version):
             # The old champion keeps its version number and artifacts; note who replaced it.
-            client.set_model_version_tag(name, previous, "ops.replaced_by", version)
+            client.set_model_version_tag(name, previous, keys.MLFLOW_REPLACED_BY, version)
         challenger = version_by_alias(client, name, CHALLENGER)
         if challenger is not None and str(challenger.version) == version:
             client.delete_registered_model_alias(name, CHALLENGER)

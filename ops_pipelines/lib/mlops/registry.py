@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ops_pipelines import keys
+
 if TYPE_CHECKING:
     from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
@@ -45,9 +47,9 @@ def set_alias(client: MlflowClient, name: str, alias: str, version: int | str) -
 def dataset_version_of(client: MlflowClient, name: str, version: int | str) -> str:
     """The content version of the dataset a model version was trained on (tag `ops.dataset_version`)."""
     tags = client.get_model_version(name, str(version)).tags
-    if "ops.dataset_version" not in tags:
+    if keys.MLFLOW_DATASET_VERSION not in tags:
         raise KeyError(f"model {name} version {version} has no ops.dataset_version tag (not trained by ops_pipelines?)")
-    return tags["ops.dataset_version"]
+    return tags[keys.MLFLOW_DATASET_VERSION]
 
 
 def load_version(client: MlflowClient, name: str, version: int | str) -> Any:

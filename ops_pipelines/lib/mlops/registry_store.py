@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from ops_pipelines import keys
 from ops_pipelines.lib.files import atomic_write_text
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 
 STORES_FILE = "stores.json"  # in the data home, outside mlflow/: deleting the store leaves it behind
 MARKER_EXPERIMENT = "ops_pipelines registry marker"  # spaces: no configured model can be named so
-STORE_ID_TAG = "ops.store_id"
+STORE_ID_TAG = keys.MLFLOW_STORE_ID
 INIT_HINT = "ops-pipelines init"
 
 

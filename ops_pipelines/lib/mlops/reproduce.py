@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ops_pipelines import keys
 from ops_pipelines.lib.mlops.config import ModelSpec
 from ops_pipelines.lib.mlops.datasets import DatasetStore
 
@@ -31,7 +32,7 @@ def reproduce_training(client: MlflowClient, store: DatasetStore, spec: ModelSpe
 
     dataset = dataset_version_of(client, spec.registered_name, version)
     tags = client.get_model_version(spec.registered_name, str(version)).tags
-    frame = store.load(tags.get("ops.dataset_model", spec.name), dataset)
+    frame = store.load(tags.get(keys.MLFLOW_DATASET_MODEL, spec.name), dataset)
     if content_version(frame) != dataset:
         raise ValueError(f"dataset {dataset} of {spec.name} was modified on disk: its content hash no longer matches")
     train, holdout = split_holdout(frame, spec)

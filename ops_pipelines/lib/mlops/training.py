@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ops_pipelines import keys
 from ops_pipelines.lib.mlops.config import ModelSpec
 from ops_pipelines.lib.mlops.datasets import DatasetVersion
 
@@ -33,7 +34,7 @@ SKOPS_TRUSTED_TYPES = ("numpy.dtype", "sklearn.ensemble._hist_gradient_boosting.
 REQUIREMENT_PACKAGES = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
 # The modules whose code decides a version's rows and fit: a change to any of them is new code.
 FINGERPRINT_MODULES = ("training", "selection", "config", "datasets")
-FINGERPRINT_TAG = "ops.training_fingerprint"
+FINGERPRINT_TAG = keys.MLFLOW_TRAINING_FINGERPRINT
 LINEAGE_KEYS = ("window", "window_start", "window_end", "excluded", "incident_ids", "upstream_partitions", "created_at")
 TAG_LIMIT = 5000
 
@@ -206,7 +207,7 @@ def dataset_input(frame: pd.DataFrame, spec: ModelSpec, dataset: DatasetVersion)
     rows = canonical_rows(frame, spec)
     keep = rows.isna().any(axis=1).to_numpy()
     keep[:1] = True
-    for col in rows.columns[rows.dtypes == object]:
+    for col in rows.columns[rows.dtypes == object]:  # noqa: E721 (pandas: an elementwise mask of the dtypes)
         keep[~rows[col].duplicated().to_numpy()] = True
     with warnings.catch_warnings():
         # Harmless hints: a file URI matches two equivalent source classes; integer columns.
@@ -257,21 +258,21 @@ def train_candidate(spec: ModelSpec, dataset: DatasetVersion, train: pd.DataFram
     scores = holdout_metrics(model, holdout, spec)
 
     version_tags = {
-        "ops.dataset_version": dataset.version,
-        "ops.dataset_model": dataset.model,
-        "ops.dataset_path": str(dataset.path),
-        "ops.lineage": lineage_summary(dataset),
-        "ops.code_version": code_version(spec),
-        "ops.code_fingerprint": code_fingerprint(),
+        keys.MLFLOW_DATASET_VERSION: dataset.version,
+        keys.MLFLOW_DATASET_MODEL: dataset.model,
+        keys.MLFLOW_DATASET_PATH: str(dataset.path),
+        keys.MLFLOW_LINEAGE: lineage_summary(dataset),
+        keys.MLFLOW_CODE_VERSION: code_version(spec),
+        keys.MLFLOW_CODE_FINGERPRINT: code_fingerprint(),
         FINGERPRINT_TAG: training_fingerprint(spec, dataset.version),
-        "ops.train_rows": str(len(train)),
-        "ops.holdout_rows": str(len(holdout)),
+        keys.MLFLOW_TRAIN_ROWS: str(len(train)),
+        keys.MLFLOW_HOLDOUT_ROWS: str(len(holdout)),
         **(tags or {}),
     }
     use_client(client.tracking_uri)
     experiment = model_experiment(client, spec.registered_name)
     with mlflow.start_run(experiment_id=experiment, run_name=f"{spec.name}@{dataset.version}",
-                          tags={"ops.model": spec.name, **version_tags}) as run:
+                          tags={keys.MLFLOW_MODEL: spec.name, **version_tags}) as run:
         estimator = model.named_steps["model"]
         mlflow.log_params({
             "estimator": f"{type(estimator).__module__}.{type(estimator).__name__}",
@@ -283,7 +284,7 @@ def train_candidate(spec: ModelSpec, dataset: DatasetVersion, train: pd.DataFram
         mlflow.log_metrics(scores)
         for frame, context in ((train, "training"), (holdout, "evaluation")):
             mlflow.log_input(dataset_input(frame, spec, dataset), context=context,
-                             tags={"ops.dataset_version": dataset.version})
+                             tags={keys.MLFLOW_DATASET_VERSION: dataset.version})
         started = time.perf_counter()
         info = mlflow.sklearn.log_model(
             model, name=MODEL_NAME, serialization_format="skops", skops_trusted_types=list(SKOPS_TRUSTED_TYPES),

@@ -10,7 +10,6 @@ same inputs give the same bytes and the file opens offline.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from ops_pipelines.lib.files import atomic_write_text
+from ops_pipelines.lib.markdown import table as md_table
 from ops_pipelines.lib.platform import health_plots as charts
 
 REPORT_PREFIX = "ops_health_"
@@ -319,10 +319,6 @@ def headline_lines(inputs: HealthInputs) -> list[str]:
 # ---------------------------------------------------------------- renderers
 
 
-def md_cell(text: str) -> str:
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-
 def render_markdown(inputs: HealthInputs) -> str:
     """The report as Markdown (plots are HTML-only; the numbers behind them are in the text)."""
     lines = [f"# Ops health report {inputs.day}", ""] + [f"- {line}" for line in headline_lines(inputs)]
@@ -330,40 +326,25 @@ def render_markdown(inputs: HealthInputs) -> str:
         lines += ["", f"## {section.title}", ""]
         lines += [p for text in section.text for p in (text, "")][:-1] if section.text else []
         if section.table:
-            lines += ["", "| " + " | ".join(section.table.headers) + " |", "|" + "---|" * len(section.table.headers)]
-            lines += ["| " + " | ".join(md_cell(c) for c in row) + " |" for row in section.table.rows]
+            lines += ["", md_table(section.table.headers, section.table.rows)]
     return "\n".join(lines).replace("\n\n\n", "\n\n") + "\n"
 
 
-CSS = """body{font-family:system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:2rem auto;max-width:72rem;
-color:#1f2328;padding:0 1rem}h1{font-size:1.6rem}h2{font-size:1.2rem;border-bottom:1px solid #d0d7de;padding-bottom:.2rem;
-margin-top:2rem}table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}th,td{border:1px solid #d0d7de;
-padding:.25rem .5rem;text-align:left;vertical-align:top}th{background:#f6f8fa}img{max-width:100%;height:auto;display:block;
-margin:.5rem 0}ul.headline{background:#f6f8fa;padding:.75rem 2rem;border-radius:6px}"""
+TEMPLATE = "health_report.html.j2"  # in ./templates, shipped with the package
 
 
 def render_html(inputs: HealthInputs) -> str:
-    """One self-contained page: inline CSS, plots as data: PNGs, no script, no external URL."""
+    """One self-contained page from the Jinja2 template (autoescaped): plots as data: PNGs, no script."""
     import base64
 
-    e = html.escape
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             f"<title>Ops health report {e(inputs.day)}</title><style>{CSS}</style></head><body>",
-             f"<h1>Ops health report {e(inputs.day)}</h1>", '<ul class="headline">']
-    parts += [f"<li>{e(line)}</li>" for line in headline_lines(inputs)] + ["</ul>"]
-    for section in sections(inputs, draw=True):
-        parts.append(f"<section><h2>{e(section.title)}</h2>")
-        parts += [f"<p>{e(text)}</p>" for text in section.text]
-        for png, alt in section.plots:
-            data = base64.b64encode(png).decode("ascii")
-            parts.append(f'<img alt="{e(alt)}" src="data:image/png;base64,{data}">')
-        if section.table:
-            parts.append("<table><thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in section.table.headers) + "</tr></thead><tbody>")
-            parts += ["<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in section.table.rows]
-            parts.append("</tbody></table>")
-        parts.append("</section>")
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.PackageLoader("ops_pipelines.lib.platform", "templates"),
+                             autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    sections_out = [{"title": s.title, "text": s.text, "table": s.table,
+                     "plots": [{"alt": alt, "data": base64.b64encode(png).decode("ascii")} for png, alt in s.plots]}
+                    for s in sections(inputs, draw=True)]
+    return env.get_template(TEMPLATE).render(day=inputs.day, headline=headline_lines(inputs), sections=sections_out)
 
 
 # ---------------------------------------------------------------- files

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ops_pipelines import keys
+
 # Errors of the instance storage, not of the data or our code: psycopg2/SQLAlchemy connection errors and
 # dagster-postgres's own after its reconnects ran out.
 STORAGE_ERRORS = frozenset({"DagsterPostgresException", "OperationalError", "InterfaceError"})
 MAX_STORAGE_RETRIES = 2
-RETRY_OF_TAG, ATTEMPT_TAG = "ops/retry_of", "ops/storage_retry"
+RETRY_OF_TAG, ATTEMPT_TAG = keys.RETRY_OF, keys.STORAGE_RETRY
 
 
 def error_chain(error: Any) -> list[tuple[str, str]]:

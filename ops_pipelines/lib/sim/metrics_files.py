@@ -65,7 +65,7 @@ def write_metrics_csv(out: Path, cfg: WorldConfig, seed: int, day: Day, series: 
 
     folder = f"metrics/{day.iso}"
     write_text(out / folder / "metrics.csv", CSV_HEADER + "\n" + "\n".join(lines.tolist()) + "\n")
-    write_text(out / folder / "late-arrivals.csv", CSV_HEADER + "\n" + "".join(l + "\n" for l in late_lines))
+    write_text(out / folder / "late-arrivals.csv", CSV_HEADER + "\n" + "".join(line + "\n" for line in late_lines))
     bad = {r: len(v) for r, v in picks.items()}
     bad["conflicting_duplicate"] = 2 * len(conf)
     ledger.record(f"{folder}/metrics.csv", len(lines), bad)

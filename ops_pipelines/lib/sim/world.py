@@ -9,20 +9,20 @@ from pathlib import Path
 from typing import Any
 
 from .badrows import BadRowLedger
-from .clock import iso_minute, make_day
-from .config import WorldConfig, load_config
 from .changes import (
     Change,
     Job,
     Surge,
     change_record,
     changes_for_day,
-    jobs_for_day,
     job_record,
+    jobs_for_day,
     plan_surges,
     surge_record,
     write_changes,
 )
+from .clock import iso_minute, make_day
+from .config import WorldConfig, load_config
 from .effects import deploy_record, effect_book, incident_record
 from .incidents import Effect, Incident, concurrent_ids, plan_incidents
 from .llm import simulate_traces, write_traces

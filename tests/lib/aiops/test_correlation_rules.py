@@ -202,7 +202,7 @@ def test_day_by_day_with_the_carried_context_finds_what_one_pass_finds():
     context, incidents, notes = seasoned(p), [], []
     for day in ["2026-03-02", "2026-03-03", "2026-03-04", "2026-03-05"]:
         lo, hi = pd.Timestamp(day, tz="UTC") - pd.Timedelta(days=1), pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
-        pick = lambda f: f[(f["timestamp"] >= lo) & (f["timestamp"] < hi)]
+        pick = lambda f, lo=lo, hi=hi: f[(f["timestamp"] >= lo) & (f["timestamp"] < hi)]
         found, context = correlate_day(day, pick(metrics), pd.DataFrame(columns=["is_anomaly"]), pick(logs), pick(changes),
                                        t, RULES, PATTERNS, context, events=pick(events))
         incidents.append(found.incidents)

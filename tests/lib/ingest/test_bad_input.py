@@ -6,9 +6,9 @@ import io
 import pandas as pd
 import pytest
 
-from tests.lib.ingest.accounted import ingest_partition
 from ops_pipelines.lib.ingest.quarantine import Reason, reason_counts
 from tests.conftest import DAY, NOW
+from tests.lib.ingest.accounted import ingest_partition
 
 HEADER = "timestamp,service,metric,value,host\n"
 GOOD = "2026-03-02T10:00:00Z,api,latency_p95_ms,120.5,h1\n"

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ops_pipelines.lib.ingest.kinds import FormatOptions
-from tests.lib.ingest.accounted import ingest_partition
 from ops_pipelines.lib.ingest.quarantine import Reason
 from tests.conftest import DAY, NOW
+from tests.lib.ingest.accounted import ingest_partition
 
 
 def test_prometheus_query_range_json(landing):

@@ -5,9 +5,9 @@ import json
 import pandas as pd
 import pytest
 
-from tests.lib.ingest.accounted import ingest_partition
 from ops_pipelines.lib.ingest.quarantine import Reason
 from tests.conftest import DAY, NOW
+from tests.lib.ingest.accounted import ingest_partition
 
 
 def metric(ts, value=1.0, key="a"):

@@ -68,14 +68,25 @@ def test_model_version_carries_lineage_tags(world):
     assert int(tags["ops.train_rows"]) + int(tags["ops.holdout_rows"]) == dataset.rows
 
 
-def test_code_version_changes_with_the_config_entry():
+def test_code_version_is_the_config_entry_not_the_object():
     import dataclasses
+    import re
+    from importlib.metadata import version
 
+    from ops_pipelines.lib.mlops.config import model_spec
     from ops_pipelines.lib.mlops.training import code_version
 
+    # The same entry read again from models.json, and rebuilt with its params in another order: same version.
+    reread = model_spec(SPEC.name)
+    reordered = dataclasses.replace(SPEC, estimator_params=dict(reversed(list(SPEC.estimator_params.items()))))
+    assert reread is not SPEC and reordered is not SPEC
+    assert code_version(reread) == code_version(reordered) == code_version(SPEC)
+    assert re.fullmatch(re.escape(version("ops_pipelines")) + r"\+cfg\.[0-9a-f]{12}", code_version(SPEC))
+    # Any change to the entry gives another version: a param, the window, another model.
     tweaked = dataclasses.replace(SPEC, estimator_params={**SPEC.estimator_params, "C": 0.5})
-    assert code_version(SPEC) == code_version(SPEC)
-    assert code_version(tweaked) != code_version(SPEC)
+    window = dataclasses.replace(SPEC, training=dataclasses.replace(SPEC.training, window_days=SPEC.training.window_days + 1))
+    versions = {code_version(s) for s in (SPEC, tweaked, window, GBDT)}
+    assert len(versions) == 4
 
 
 def test_the_training_fingerprint_is_data_config_and_code(world, monkeypatch):

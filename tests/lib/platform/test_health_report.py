@@ -275,3 +275,14 @@ def test_write_report_is_atomic_repeatable_and_found_by_status(tmp_path):
     assert find_report(tmp_path, "2026-03-02", ".html").name == "ops_health_2026-03-02.html"
     assert find_report(tmp_path, "2026-03-03") is None
     assert find_report(tmp_path / "missing") is None
+
+
+def test_the_page_comes_from_the_packaged_template_with_autoescape_on():
+    from pathlib import Path
+
+    from ops_pipelines.lib.platform import health_report
+
+    assert (Path(health_report.__file__).parent / "templates" / health_report.TEMPLATE).is_file()
+    frame = make_inputs().incidents.assign(suggested_action=["<img src=x onerror=alert(1)>", "plain"])
+    page = render_html(make_inputs(incidents=frame))
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page

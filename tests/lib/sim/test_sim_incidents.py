@@ -133,7 +133,7 @@ def test_some_changes_leave_a_lasting_level_shift(truth14, series):
         if c["effect"] != "level_shift" or abs(c["shift_factor"] - 1) < 0.12 or t.weekday() in (0, 5, 6):
             continue
         p50 = series[(c["service"], "latency_p50_ms", "")]
-        ratio = lambda at: (window(p50, at + pd.Timedelta(minutes=10), at + pd.Timedelta(minutes=70))["value"].median()
+        ratio = lambda at, p50=p50: (window(p50, at + pd.Timedelta(minutes=10), at + pd.Timedelta(minutes=70))["value"].median()
                             / window(p50, at - pd.Timedelta(minutes=70), at - pd.Timedelta(minutes=10))["value"].median())
         moved = ratio(t) / ratio(t - pd.Timedelta(days=1))
         checked += 1
