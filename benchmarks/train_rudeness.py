@@ -129,7 +129,7 @@ def _aucs(d: pd.DataFrame, pred: np.ndarray) -> dict[str, float]:
 def leave_community_out(d: pd.DataFrame, c: float) -> dict[str, float]:
     """Each community scored by a model fitted on all the other communities (pooled ROC-AUC)."""
     pred = np.zeros(len(d))
-    for g, idx in d.groupby("Community").groups.items():
+    for idx in d.groupby("Community").groups.values():
         te = np.asarray(idx)
         tr = np.setdiff1d(np.arange(len(d)), te)
         pred[te] = shipped(fit(d["Request"].iloc[tr].tolist(), d["y"].to_numpy()[tr], c), d["Request"].iloc[te].tolist())
