@@ -134,17 +134,20 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, mlops_c
 @dg.asset(partitions_def=training_partitions, group_name="mlops", owners=["team:mlops"], kinds={"mlflow"})
 def model_evaluation(context: dg.AssetExecutionContext, candidate_model, training_dataset, mlops_config: MLOpsConfig):
     """Candidate vs champion on the same window (the dataset's holdout, later than the candidate's
-    training rows), overall and per slice; the `champion` alias moves only when the gate passes,
-    otherwise the candidate becomes `challenger`. Decision and reason go to metadata and MLflow tags."""
+    training rows, grown back for a rare-label model until each class has enough labels), overall and per
+    slice; the `champion` alias moves only when the gate passes, otherwise the candidate becomes
+    `challenger`. Decision, reason and window go to metadata and MLflow tags."""
+    import json
+
     import pandas as pd
 
     from ops_pipelines.lib.mlops.evaluation import apply_decision, compare
     from ops_pipelines.lib.mlops.registry import champion_version, load_version
-    from ops_pipelines.lib.mlops.selection import split_holdout
+    from ops_pipelines.lib.mlops.selection import split_evaluation
 
     day, model = _partition(context)
     spec, store, client = mlops_config.spec(model), mlops_config.datasets(), mlops_config.mlflow_client()
-    _, holdout = split_holdout(store.load(model, str(training_dataset["version"].iloc[0])), spec)
+    _, holdout, window = split_evaluation(store.load(model, str(training_dataset["version"].iloc[0])), spec)
     version = int(candidate_model["version"].iloc[0])
     current = champion_version(client, spec.registered_name)
     if current is not None and int(current.version) == version:
@@ -160,14 +163,16 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
         )
     champion = load_version(client, spec.registered_name, int(current.version)) if current is not None else None
     evaluation = compare(spec, load_version(client, spec.registered_name, version), champion, holdout,
-                         champion_version=int(current.version) if current is not None else None)
+                         champion_version=int(current.version) if current is not None else None, window_info=window)
     decision = apply_decision(client, spec, version, evaluation)
     context.log.info(f"{model} v{version}: {decision}: {evaluation.reason}")
     return dg.Output(
         pd.DataFrame([{"model": model, "as_of": day, "candidate_version": version,
                        "champion_version": int(current.version) if current is not None else None,
                        "decision": decision, "reason": evaluation.reason,
-                       "candidate_metric": evaluation.candidate_metric, "champion_metric": evaluation.champion_metric}]),
+                       "candidate_metric": evaluation.candidate_metric, "champion_metric": evaluation.champion_metric,
+                       "window_start": window.start.isoformat(), "window_end": window.end.isoformat(),
+                       "window_days": window.days, "window_labels": json.dumps(window.labels, sort_keys=True)}]),
         metadata={"decision": decision, "reason": evaluation.reason, "candidate_version": version,
                   "previous_champion": int(current.version) if current is not None else 0,
                   "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
