@@ -23,10 +23,9 @@ import time
 from pathlib import Path
 
 BLOCK_DAYS = 30
-GRID = {  # what --tune tries, on the tuned-on days only
-    "drift_share": (0.5, 0.67),
+GRID = {  # what --tune tries, on the tuned-on days only (drift_share 0.5/0.67 and windows 7/14 were tried first)
     "max_performance_drop": (0.05, 0.1),
-    "window_days": (7, 14),
+    "retry_after_days": (None, 7, 14),
 }
 
 
@@ -67,23 +66,24 @@ def tune(folder: str, stream) -> list[dict]:
     """The grid on the tuned-on days only: drift-triggered accuracy and retrainings per setting."""
     import itertools
 
+    import pandas as pd
+
     from ops_pipelines.lib.mlops.replay import load_stream, replay
 
     frame = load_stream(folder, stream)
     days = sorted(frame[stream.model.time_column].dt.floor("D").unique())[:stream.tune_days]
-    frame = frame[frame[stream.model.time_column] < days[-1] + __import__("pandas").Timedelta(days=1)]
+    frame = frame[frame[stream.model.time_column] < days[-1] + pd.Timedelta(days=1)]
     rows = []
-    for share, drop, window in itertools.product(*GRID.values()):
+    for drop, retry in itertools.product(*GRID.values()):
         spec = stream.model
-        spec = dataclasses.replace(spec, drift=dataclasses.replace(spec.drift, drift_share=share, max_performance_drop=drop),
-                                   training=dataclasses.replace(spec.training, window_days=window))
+        spec = dataclasses.replace(spec, drift=dataclasses.replace(spec.drift, max_performance_drop=drop,
+                                                                   retry_after_days=retry))
         s = dataclasses.replace(stream, model=spec)
         for policy in ("drift", "weekly", "never"):
-            if policy != "drift" and (share, drop) != (GRID["drift_share"][0], GRID["max_performance_drop"][0]):
+            if policy != "drift" and (drop, retry) != (GRID["max_performance_drop"][0], GRID["retry_after_days"][0]):
                 continue  # the baselines do not depend on the drift settings
             summary = replay(frame, s, policy).summary()
-            rows.append({"policy": policy, "drift_share": share, "max_performance_drop": drop, "window_days": window,
-                         **summary})
+            rows.append({"policy": policy, "max_performance_drop": drop, "retry_after_days": retry, **summary})
             print(json.dumps(rows[-1]), flush=True)
     return rows
 

@@ -32,6 +32,10 @@ class DriftSpec:
     drift_share: float = 0.5  # dataset drift when at least this share of columns drifted
     performance_metric: str = "roc_auc"
     max_performance_drop: float = 0.05  # decay trigger: champion metric below its validation value by this
+    # A drift event lasts while days stay flagged for the same champion and asks for one retraining. When
+    # that retraining did not replace the champion (gate rejected it) and the drift goes on, None waits for
+    # the event to end; N starts a new event (a new retraining) once the event is N days old.
+    retry_after_days: int | None = None
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,9 @@ def decide(spec: ModelSpec, day: pd.Timestamp, result: ModelDay, previous: dict[
         return result
     same_event = (previous is not None and previous.get("champion_version") == result.champion_version
                   and bool(previous.get("retrain_reason")) and previous.get("streak_start"))
+    retry = spec.drift.retry_after_days
+    if same_event and retry and (day.date() - pd.Timestamp(str(previous["streak_start"])).date()).days >= retry:
+        same_event = False  # still drifting under the same champion `retry` days on: its retraining did not help
     result.streak_start = str(previous["streak_start"]) if same_event else iso
     result.retrain_reason = "drift" if result.dataset_drift else "performance_decay"
     # After a shift the old data describes a world that is gone: retrain on data since the event began
