@@ -28,10 +28,11 @@ def training_dataset(context: dg.AssetExecutionContext, mlops_config: MLOpsConfi
     the run's `ops/window_start` tag, else the model's window), minus rows inside AIOps incident windows,
     with lineage; validated by the model's Great Expectations suite before anything trains on it."""
     import json
+    import math
 
     import pandas as pd
 
-    from ops_pipelines.lib.mlops.selection import select_training_rows
+    from ops_pipelines.lib.mlops.selection import select_training_rows, training_window_start
     from ops_pipelines.lib.mlops.training import code_version
     from ops_pipelines.lib.mlops.validation import validate_dataset
 
@@ -40,6 +41,12 @@ def training_dataset(context: dg.AssetExecutionContext, mlops_config: MLOpsConfi
     end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
     default_start = (end - pd.Timedelta(days=spec.training.window_days)).strftime("%Y-%m-%d")
     start = pd.Timestamp(context.run.tags.get("ops/window_start") or default_start, tz="UTC")
+    if spec.evaluation.max_window_days:
+        # Rare labels: grow the window back until the candidate has labels of each class to learn from.
+        wide = [d.strftime("%Y-%m-%d") for d in pd.date_range(
+            start - pd.Timedelta(days=math.ceil(spec.evaluation.max_window_days)), end - pd.Timedelta(days=1), freq="D")]
+        start = training_window_start(mlops_config.read(spec.source, mlops_config.available_days(spec.source, wide)),
+                                      spec, start, end, mlops_config.read("incidents", wide + [end.strftime("%Y-%m-%d")]))
     days = [d.strftime("%Y-%m-%d") for d in pd.date_range(start, end - pd.Timedelta(days=1), freq="D")]
     found = mlops_config.available_days(spec.source, days)
     # Incidents that end the day after the window still cover its last minutes.

@@ -228,3 +228,25 @@ def split_evaluation(rows: pd.DataFrame, spec: ModelSpec):
                              min_labels_per_class=ev.min_labels_per_class, grown=len(hold) > n_hold)
     window = window if window.enough else dataclasses.replace(window, bound=bound or "the dataset")
     return train.reset_index(drop=True), hold.reset_index(drop=True), window
+
+
+def training_window_start(frame: pd.DataFrame, spec: ModelSpec, start: pd.Timestamp, end: pd.Timestamp,
+                          incidents: pd.DataFrame | None) -> pd.Timestamp:
+    """For a rare-label model (`evaluation.max_window_days` set): `start`, moved back a whole day at a
+    time (at most max_window_days) until the part of the window left for training after the holdout
+    split holds `evaluation.min_labels_per_class` labels of each class; `start` when no such day is
+    found (the fit then fails naming the single class). A retraining requested on the day an incident
+    began would otherwise find its few positives all in the holdout and nothing to learn from."""
+    ev = spec.evaluation
+    if ev.max_window_days is None:
+        return start
+    for back in range(int(np.ceil(ev.max_window_days)) + 1):
+        candidate = start - pd.Timedelta(days=back)
+        rows = select_training_rows(frame, spec, candidate, end, incidents).rows
+        if rows.empty or rows[spec.time_column].nunique() < 2:
+            continue
+        train, _, _ = split_evaluation(rows, spec)
+        counts = train[spec.target].value_counts()
+        if all(int(counts.get(c, 0)) >= ev.min_labels_per_class for c in (0, 1)):
+            return candidate
+    return start

@@ -129,3 +129,19 @@ def test_health_report_says_which_window_the_champion_was_judged_on():
     empty = pd.DataFrame(columns=["day"])
     table = mlops_section(HealthInputs("2026-03-10", empty, {}, empty, empty, empty, mlops=[section])).table
     assert table.rows[0][-1] == f"roc_auc 0.71 on {section['champion_window']}"
+
+
+def test_a_retraining_window_grows_back_until_the_candidate_has_labels_of_each_class():
+    from ops_pipelines.lib.mlops.selection import training_window_start
+
+    # The requested day's only positives (40) fall in its last hours, i.e. in the holdout; the day before has 35.
+    frame = rare_frame({2: 35})
+    last = frame["timestamp"] >= END - pd.Timedelta(hours=3)
+    frame.loc[last & (frame.index % 2 == 0), "y"] = 1
+    spec = spec_with(EvaluationSpec(min_labels_per_class=30, max_window_days=3))
+    spec = dataclasses.replace(spec, exclude_incidents=None)
+    assert training_window_start(frame, spec, END - DAY, END, None) == END - 2 * DAY
+    train, _, _ = split_evaluation(frame[frame["timestamp"] >= END - 2 * DAY], spec)
+    assert train["y"].sum() >= 30
+    # Without the evaluation entry the requested start is kept (and the fit would name the single class).
+    assert training_window_start(frame, spec_with(EvaluationSpec()), END - DAY, END, None) == END - DAY
