@@ -196,7 +196,9 @@ def monitor_model(spec: ModelSpec, day: pd.Timestamp, current: pd.DataFrame, cha
         if current[target].notna().any():
             result.label_drift = label_drift(reference[target], current[target]).drifted
             rows, window = evaluation_rows(spec, day, current, history, champion.fitted_until)
-            scores = predict_scores(champion.model, rows, spec) if len(rows) else pd.Series(dtype=float)
+            # The day alone (no history): its rows keep their index, so the day's scores serve.
+            scores = (cur_pred.loc[rows.index] if history is None
+                      else predict_scores(champion.model, rows, spec) if len(rows) else pd.Series(dtype=float))
             result.performance = metric_value(spec.drift.performance_metric, rows[target], scores,
                                               spec.evaluation.min_labels_per_class)
             result.evaluation_window = window.to_dict()

@@ -119,9 +119,10 @@ class ReplayResult:
 def _train(spec: ModelSpec, frame: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp):
     """Select, split and fit exactly as `retraining_job` does: (rows, model, holdout, window) or None
     when the window has fewer than `training.min_rows` rows or one class (the validation gate stops it)."""
-    from ops_pipelines.lib.mlops.selection import select_training_rows, split_evaluation
+    from ops_pipelines.lib.mlops.selection import select_training_rows, split_evaluation, training_window_start
     from ops_pipelines.lib.mlops.training import fit_pipeline
 
+    start = training_window_start(frame[frame[spec.time_column] < end], spec, start, end, None)
     rows = select_training_rows(frame, spec, start, end, None).rows
     if len(rows) < spec.training.min_rows or rows[spec.target].nunique() < 2:
         return None
