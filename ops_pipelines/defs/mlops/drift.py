@@ -33,12 +33,14 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
     methods and defaults, computed fast), prediction and label drift, the champion's performance on the
     day's labels, the HTML report, and whether to retrain (one run key per drift event). A re-run of a day
     whose champion was trained on that day or later says so and asks for no retraining."""
+    import dataclasses
     import json
+    import math
 
     import pandas as pd
 
     from ops_pipelines.lib.mlops.drift import save_drift_report
-    from ops_pipelines.lib.mlops.monitoring import load_champion, monitor_model
+    from ops_pipelines.lib.mlops.monitoring import fitted_until, load_champion, monitor_model
 
     day = context.partition_key
     day_ts = pd.Timestamp(day)
@@ -54,9 +56,16 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
         reference = store.load(spec.name, champion.dataset_version) if champion else None
         trained_through = store.get(spec.name, champion.dataset_version).lineage.get("created_at") if champion else None
         window = [(day_ts - pd.Timedelta(days=i)).strftime("%Y-%m-%d") for i in range(spec.training.window_days)]
+        history = None
+        if champion is not None and spec.evaluation.max_window_days:
+            # A rare-label model's evaluation window grows back into earlier days (never into fitted rows).
+            champion = dataclasses.replace(champion, fitted_until=fitted_until(reference, spec))
+            back = [(day_ts - pd.Timedelta(days=i)).strftime("%Y-%m-%d")
+                    for i in range(math.ceil(spec.evaluation.max_window_days), 0, -1)]
+            history = stored_partitions.read(spec.source, stored_partitions.available(spec.source, back))
         result, drift = monitor_model(spec, day_ts, current, champion, reference, previous_by_model.get(spec.name),
                                       len(stored_partitions.available(spec.source, window)), overlapping,
-                                      champion_trained_through=trained_through)
+                                      champion_trained_through=trained_through, history=history)
         html = None
         if drift is not None:
             html = save_drift_report(reference, current, list(spec.drift_columns), report_dir / f"{spec.name}.html",
@@ -65,6 +74,7 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
         row = result.to_dict()
         row["drifted_columns"] = json.dumps(row["drifted_columns"])
         row["incidents"] = json.dumps(row["incidents"])
+        row["evaluation_window"] = json.dumps(row["evaluation_window"], sort_keys=True) if row["evaluation_window"] else ""
         row["columns"] = json.dumps(drift.to_dict()["columns"]) if drift is not None else "{}"
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -109,6 +119,10 @@ def model_metadata(spec, result, drift, html) -> dict:
             meta[f"{prefix}/{name}"] = bool(getattr(result, name))
     if result.performance is not None:
         meta[f"{prefix}/{spec.drift.performance_metric}"] = float(result.performance)
+    if result.evaluation_window:
+        window = result.evaluation_window
+        meta[f"{prefix}/evaluation_window"] = dg.MetadataValue.json(window)
+        meta[f"{prefix}/evaluation_window_days"] = float(window["days"])
     if result.champion_version is not None:
         meta[f"{prefix}/champion_version"] = int(result.champion_version)
         meta[f"{prefix}/champion_trained_through"] = result.champion_trained_through or ""

@@ -32,10 +32,11 @@ def training_dataset(context: dg.AssetExecutionContext, model_registry: ModelReg
     the run's `ops/window_start` tag, else the model's window), minus rows inside AIOps incident windows,
     with lineage; validated by the model's Great Expectations suite before anything trains on it."""
     import json
+    import math
 
     import pandas as pd
 
-    from ops_pipelines.lib.mlops.selection import select_training_rows
+    from ops_pipelines.lib.mlops.selection import select_training_rows, training_window_start
     from ops_pipelines.lib.mlops.training import code_version
     from ops_pipelines.lib.mlops.validation import validate_dataset
 
@@ -44,6 +45,12 @@ def training_dataset(context: dg.AssetExecutionContext, model_registry: ModelReg
     end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
     default_start = (end - pd.Timedelta(days=spec.training.window_days)).strftime("%Y-%m-%d")
     start = pd.Timestamp(context.run.tags.get(keys.WINDOW_START) or default_start, tz="UTC")
+    if spec.evaluation.max_window_days:
+        # Rare labels: grow the window back until the candidate has labels of each class to learn from.
+        wide = [d.strftime("%Y-%m-%d") for d in pd.date_range(
+            start - pd.Timedelta(days=math.ceil(spec.evaluation.max_window_days)), end - pd.Timedelta(days=1), freq="D")]
+        start = training_window_start(stored_partitions.read(spec.source, stored_partitions.available(spec.source, wide)),
+                                      spec, start, end, stored_partitions.read("incidents", wide + [end.strftime("%Y-%m-%d")]))
     days = [d.strftime("%Y-%m-%d") for d in pd.date_range(start, end - pd.Timedelta(days=1), freq="D")]
     found = stored_partitions.available(spec.source, days)
     # Incidents that end the day after the window still cover its last minutes.
@@ -140,17 +147,20 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, model_r
 def model_evaluation(context: dg.AssetExecutionContext, candidate_model, training_dataset, model_registry: ModelRegistry,
                      dataset_store: DatasetStore):
     """Candidate vs champion on the same window (the dataset's holdout, later than the candidate's
-    training rows), overall and per slice; the `champion` alias moves only when the gate passes,
-    otherwise the candidate becomes `challenger`. Decision and reason go to metadata and MLflow tags."""
+    training rows, grown back for a rare-label model until each class has enough labels), overall and per
+    slice; the `champion` alias moves only when the gate passes, otherwise the candidate becomes
+    `challenger`. Decision, reason and window go to metadata and MLflow tags."""
+    import json
+
     import pandas as pd
 
     from ops_pipelines.lib.mlops.evaluation import apply_decision, compare
     from ops_pipelines.lib.mlops.registry import champion_version, load_version
-    from ops_pipelines.lib.mlops.selection import split_holdout
+    from ops_pipelines.lib.mlops.selection import split_evaluation
 
     day, model = _partition(context)
     spec, store, client = model_registry.spec(model), dataset_store, model_registry.client()
-    _, holdout = split_holdout(store.load(model, str(training_dataset["version"].iloc[0])), spec)
+    _, holdout, window = split_evaluation(store.load(model, str(training_dataset["version"].iloc[0])), spec)
     version = int(candidate_model["version"].iloc[0])
     current = champion_version(client, spec.registered_name)
     if current is not None and int(current.version) == version:
@@ -166,14 +176,16 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
         )
     champion = load_version(client, spec.registered_name, int(current.version)) if current is not None else None
     evaluation = compare(spec, load_version(client, spec.registered_name, version), champion, holdout,
-                         champion_version=int(current.version) if current is not None else None)
+                         champion_version=int(current.version) if current is not None else None, window_info=window)
     decision = apply_decision(client, spec, version, evaluation)
     context.log.info(f"{model} v{version}: {decision}: {evaluation.reason}")
     return dg.Output(
         pd.DataFrame([{"model": model, "as_of": day, "candidate_version": version,
                        "champion_version": int(current.version) if current is not None else None,
                        "decision": decision, "reason": evaluation.reason,
-                       "candidate_metric": evaluation.candidate_metric, "champion_metric": evaluation.champion_metric}]),
+                       "candidate_metric": evaluation.candidate_metric, "champion_metric": evaluation.champion_metric,
+                       "window_start": window.start.isoformat(), "window_end": window.end.isoformat(),
+                       "window_days": window.days, "window_labels": json.dumps(window.labels, sort_keys=True)}]),
         metadata={"decision": decision, "reason": evaluation.reason, "candidate_version": version,
                   "previous_champion": int(current.version) if current is not None else 0,
                   "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,

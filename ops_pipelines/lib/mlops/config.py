@@ -21,6 +21,9 @@ class TrainingSpec:
     window_days: int = 5  # days of data a (re)training uses, ending at the as-of day
     holdout_share: float = 0.25  # the latest share of the window, by time, held out for evaluation
     min_rows: int = 5000
+    # A drift retraining trains on data since the event began, but on at least this many days
+    # (ending at the as-of day): a stream with few rows a day cannot learn from the event's first day alone.
+    min_drift_window_days: int = 1
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class DriftSpec:
     drift_share: float = 0.5  # dataset drift when at least this share of columns drifted
     performance_metric: str = "roc_auc"
     max_performance_drop: float = 0.05  # decay trigger: champion metric below its validation value by this
+    # A drift event lasts while days stay flagged for the same champion and asks for one retraining. When
+    # that retraining did not replace the champion (gate rejected it) and the drift goes on, None waits for
+    # the event to end; N starts a new event (a new retraining) once the event is N days old.
+    retry_after_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,16 @@ class PromotionSpec:
     min_improvement: float = 0.0  # candidate - champion must be at least this on the shared window
     max_slice_drop: float = 0.05  # and no slice may lose more than this
     slices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvaluationSpec:
+    """How much evidence a verdict needs: an evaluation window (the daily champion check, the promotion
+    holdout) grows backwards until each class has `min_labels_per_class` labels, at most `max_window_days`."""
+
+    min_labels_per_class: int = 30  # a ranking metric on fewer labels of a class is noise
+    max_window_days: float | None = None  # None: no growth (the day alone, the plain holdout share)
+    max_holdout_share: float = 0.5  # a grown holdout never takes more of the dataset: the candidate must learn
 
 
 @dataclass(frozen=True)
@@ -61,6 +78,7 @@ class ModelSpec:
     promotion: PromotionSpec = PromotionSpec()
     exclude_incidents: IncidentExclusion | None = None
     keys: tuple[str, ...] = ()  # identify a row (e.g. the service): kept in dataset versions, never model input
+    evaluation: EvaluationSpec = EvaluationSpec()
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -115,7 +133,16 @@ def _spec(raw: dict[str, Any]) -> ModelSpec:
         target=raw["target"], estimator_class=estimator["class"], estimator_params=dict(estimator.get("params", {})),
         training=TrainingSpec(**(raw.get("training") or {})), drift=DriftSpec(**drift),
         promotion=PromotionSpec(**promotion), exclude_incidents=exclusion, keys=tuple(raw.get("keys") or ()),
+        evaluation=_evaluation(raw),
     )
+
+
+def _evaluation(raw: dict[str, Any]) -> EvaluationSpec:
+    spec = EvaluationSpec(**(raw.get("evaluation") or {}))
+    if spec.min_labels_per_class < 1 or (spec.max_window_days is not None and spec.max_window_days <= 0) or not 0 < spec.max_holdout_share < 1:
+        raise ValueError(f"model {raw['name']!r}: evaluation needs min_labels_per_class >= 1, max_window_days > 0 (or null) "
+                         f"and max_holdout_share in (0, 1); got {raw.get('evaluation')}")
+    return spec
 
 
 def models_file() -> Path:

@@ -42,6 +42,7 @@ class Evaluation:
     passed: bool = False
     reason: str = ""
     champion_version: int | None = None  # the champion compared against, when the caller knows it
+    window: dict[str, Any] | None = None  # the evaluation window (windows.EvaluationWindow.to_dict())
 
     def to_metadata(self) -> dict[str, float | int | str | bool]:
         """Flat values for Dagster metadata and registry tags (no None, no nesting)."""
@@ -57,6 +58,10 @@ class Evaluation:
             out["delta"] = self.delta
         if self.champion_version is not None:
             out["champion_version"] = self.champion_version
+        if self.window:
+            out.update({"window_start": self.window["start"], "window_end": self.window["end"],
+                        "window_days": float(self.window["days"]), "window_grown": bool(self.window.get("grown"))})
+            out.update({f"window_labels_{c}": int(n) for c, n in self.window.get("labels", {}).items()})
         compared = [s for s in self.slices if s["delta"] is not None]
         if compared:
             worst = min(compared, key=lambda s: s["delta"])
@@ -129,8 +134,9 @@ def _slice_rows(spec: ModelSpec, window: pd.DataFrame, y, p_cand, p_champ) -> li
 
 
 def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, window: pd.DataFrame, *,
-            champion_version: int | None = None) -> Evaluation:
-    """Score both models on the same `window` (rows later than the candidate's training rows) and gate."""
+            champion_version: int | None = None, window_info: Any = None) -> Evaluation:
+    """Score both models on the same `window` (rows later than the candidate's training rows) and gate.
+    `window_info`: the windows.EvaluationWindow the rows came from (a grown holdout says so in the reason)."""
     import pandas as pd
 
     from ops_pipelines.lib.mlops.training import check_frame, model_inputs
@@ -143,18 +149,20 @@ def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, w
                if champion_model is not None else None)
     cand = metric_value(metric, y, p_cand)
     slices = _slice_rows(spec, window, y, p_cand, p_champ)
+    info = window_info.to_dict() if window_info is not None else None
     base = {"metric": metric, "rows": len(y), "candidate_metric": cand, "slices": slices,
-            "champion_version": champion_version}
+            "champion_version": champion_version, "window": info}
     if p_champ is None:
         ok = math.isfinite(cand)
         reason = (f"No champion yet: the candidate becomes the first champion with {metric} {cand:.4f} on {len(y)} rows."
                   if ok else f"No champion yet, but the candidate's {metric} is undefined on {len(y)} rows: not promoted.")
-        return Evaluation(**base, champion_metric=None, delta=None, passed=ok, reason=reason)
+        return Evaluation(**base, champion_metric=None, delta=None, passed=ok, reason=reason + _window_note(window_info))
 
     champ = metric_value(metric, y, p_champ)
     if not (math.isfinite(cand) and math.isfinite(champ)):
         return Evaluation(**base, champion_metric=champ, delta=None, passed=False,
-                          reason=f"{metric} is undefined on this window of {len(y)} rows (one class): keeping the champion.")
+                          reason=f"{metric} is undefined on this window of {len(y)} rows (one class): keeping the champion."
+                          + _window_note(window_info))
     delta = _improvement(metric, cand, champ)
     # A slice blocks when even the optimistic end of its interval loses more than max_slice_drop.
     dropped = [s for s in slices if s["delta_upper_95"] is not None and -s["delta_upper_95"] > promo.max_slice_drop]
@@ -172,7 +180,15 @@ def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, w
                 f"{min(noisy, key=lambda s: s['delta'])['column']}={min(noisy, key=lambda s: s['delta'])['value']})"
                 if noisy else "")
         passed, reason = True, f"Promoted: {vs}; no slice loses more than {promo.max_slice_drop:.4f} with 95% confidence{note}."
-    return Evaluation(**base, champion_metric=champ, delta=delta, passed=passed, reason=reason)
+    return Evaluation(**base, champion_metric=champ, delta=delta, passed=passed, reason=reason + _window_note(window_info))
+
+
+def _window_note(window: Any) -> str:
+    """' Window: ...' when the holdout was grown for labels or still lacks them; '' otherwise."""
+    if window is None or not (window.grown or not window.enough):
+        return ""
+    how = "grown back for labels" if window.grown else "holdout"
+    return f" Window ({how}): {window.describe()}."
 
 
 def apply_decision(client: MlflowClient, spec: ModelSpec, candidate_version: int, evaluation: Evaluation) -> str:

@@ -23,6 +23,7 @@ class Champion:
     dataset_version: str
     model: Any  # fitted sklearn pipeline
     holdout_metric: float  # its promotion metric on its own holdout at training time
+    fitted_until: pd.Timestamp | None = None  # first time after the rows it was fitted on (its holdout's start)
 
 
 @dataclass
@@ -41,7 +42,8 @@ class ModelDay:
     drifted_columns: list[str] = field(default_factory=list)
     prediction_drift: bool | None = None
     label_drift: bool | None = None
-    performance: float | None = None  # champion metric on the day's labeled rows
+    performance: float | None = None  # champion metric on the evaluation window's labeled rows
+    evaluation_window: dict[str, Any] | None = None  # start, end, days, labels per class (windows.EvaluationWindow)
     baseline_performance: float | None = None
     performance_decay: bool = False
     streak_start: str | None = None
@@ -59,13 +61,13 @@ class ModelDay:
 MIN_CLASS_ROWS = 30
 
 
-def metric_value(metric: str, y_true: pd.Series, score: pd.Series) -> float | None:
+def metric_value(metric: str, y_true: pd.Series, score: pd.Series, min_labels: int = MIN_CLASS_ROWS) -> float | None:
     """The named metric (the promotion gate's own), or None when the window cannot define it reliably
-    (empty, one class, or fewer than MIN_CLASS_ROWS rows of a class)."""
+    (empty, one class, or fewer than `min_labels` rows of a class)."""
     from ops_pipelines.lib.mlops.evaluation import metric_value as gate_metric
 
     counts = y_true.value_counts()
-    if len(counts) < 2 or int(counts.min()) < MIN_CLASS_ROWS:
+    if len(counts) < 2 or int(counts.min()) < min_labels:
         return None
     return gate_metric(metric, y_true.to_numpy(), score.to_numpy())
 
@@ -98,10 +100,15 @@ def decide(spec: ModelSpec, day: pd.Timestamp, result: ModelDay, previous: dict[
         return result
     same_event = (previous is not None and previous.get("champion_version") == result.champion_version
                   and bool(previous.get("retrain_reason")) and previous.get("streak_start"))
+    retry = spec.drift.retry_after_days
+    if same_event and retry and (day.date() - pd.Timestamp(str(previous["streak_start"])).date()).days >= retry:
+        same_event = False  # still drifting under the same champion `retry` days on: its retraining did not help
     result.streak_start = str(previous["streak_start"]) if same_event else iso
     result.retrain_reason = "drift" if result.dataset_drift else "performance_decay"
-    # After a shift the old data describes a world that is gone: retrain on data since the event began.
-    result.window_start = result.streak_start
+    # After a shift the old data describes a world that is gone: retrain on data since the event began
+    # (at least `min_drift_window_days` days, for streams with few rows a day).
+    floor = (day - pd.Timedelta(days=spec.training.min_drift_window_days - 1)).strftime("%Y-%m-%d")
+    result.window_start = min(result.streak_start, floor)
     result.retrain_key = f"{spec.name}:v{result.champion_version}:{result.streak_start}"
     return result
 
@@ -112,6 +119,32 @@ def performance_decay(spec: ModelSpec, performance: float | None, baseline: floa
     higher_is_better = spec.drift.performance_metric != "log_loss"
     drop = (baseline - performance) if higher_is_better else (performance - baseline)
     return drop > spec.drift.max_performance_drop
+
+
+def fitted_until(reference: pd.DataFrame, spec: ModelSpec) -> pd.Timestamp:
+    """The start of a dataset version's holdout: rows from there on were not fitted by the model trained on it."""
+    from ops_pipelines.lib.mlops.selection import split_evaluation
+
+    return split_evaluation(reference, spec)[2].start
+
+
+def evaluation_rows(spec: ModelSpec, day: pd.Timestamp, current: pd.DataFrame, history: pd.DataFrame | None,
+                    earliest: pd.Timestamp | None):
+    """The labeled rows the champion is judged on for `day`: the day, grown back by whole days (through
+    `history`, the source's earlier days) until each class has `evaluation.min_labels_per_class` labels,
+    at most `evaluation.max_window_days` days and never before `earliest`. Returns (rows, EvaluationWindow)."""
+    from ops_pipelines.lib.mlops.windows import DAY, grow_window
+
+    start = (day.tz_localize("UTC") if day.tz is None else day.tz_convert("UTC")).normalize()
+    end, ev, t = start + DAY, spec.evaluation, spec.time_column
+    frames = [f for f in (history, current) if f is not None and len(f)]
+    rows = pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else current)
+    rows = rows[rows[spec.target].notna()] if len(rows) else rows
+    window = grow_window(rows[t], rows[spec.target], end, start, min_labels_per_class=ev.min_labels_per_class,
+                         max_window_days=ev.max_window_days or 1, step=DAY,
+                         earliest=None if earliest is None else min(earliest, start))
+    chosen = rows[(rows[t] >= window.start) & (rows[t] < end)]
+    return chosen, window
 
 
 def load_champion(client: Any, spec: ModelSpec) -> Champion | None:
@@ -137,10 +170,13 @@ def load_champion(client: Any, spec: ModelSpec) -> Champion | None:
 
 def monitor_model(spec: ModelSpec, day: pd.Timestamp, current: pd.DataFrame, champion: Champion | None,
                   reference: pd.DataFrame | None, previous: dict[str, Any] | None, days_available: int,
-                  incidents: list[str], champion_trained_through: str | None = None) -> tuple[ModelDay, Any]:
+                  incidents: list[str], champion_trained_through: str | None = None,
+                  history: pd.DataFrame | None = None) -> tuple[ModelDay, Any]:
     """One model's day: feature, prediction and label drift against the champion's training data,
-    champion performance on the day's labels, and the retraining decision. Returns (ModelDay, DriftResult|None).
-    `champion_trained_through`: the last day of the champion's training data (its dataset's as-of day)."""
+    champion performance on the evaluation window's labels, and the retraining decision. Returns
+    (ModelDay, DriftResult|None). `champion_trained_through`: the last day of the champion's training
+    data (its dataset's as-of day); `history`: earlier days of the source, for a rare-label model's
+    evaluation window to grow into (never before `champion.fitted_until`)."""
     from ops_pipelines.lib.mlops.drift import compute_drift, label_drift
 
     result = ModelDay(model=spec.name, day=day.strftime("%Y-%m-%d"), rows=len(current), incidents=incidents)
@@ -159,7 +195,13 @@ def monitor_model(spec: ModelSpec, day: pd.Timestamp, current: pd.DataFrame, cha
         target = spec.target
         if current[target].notna().any():
             result.label_drift = label_drift(reference[target], current[target]).drifted
-            result.performance = metric_value(spec.drift.performance_metric, current[target], cur_pred)
+            rows, window = evaluation_rows(spec, day, current, history, champion.fitted_until)
+            # The day alone (no history): its rows keep their index, so the day's scores serve.
+            scores = (cur_pred.loc[rows.index] if history is None
+                      else predict_scores(champion.model, rows, spec) if len(rows) else pd.Series(dtype=float))
+            result.performance = metric_value(spec.drift.performance_metric, rows[target], scores,
+                                              spec.evaluation.min_labels_per_class)
+            result.evaluation_window = window.to_dict()
         result.baseline_performance = champion.holdout_metric
         result.performance_decay = performance_decay(spec, result.performance, champion.holdout_metric)
     elif not len(current):
@@ -190,5 +232,20 @@ def health_sections(drift: pd.DataFrame, evaluations: pd.DataFrame) -> list[dict
             "retraining_reason": f"{requested}; {last['reason']}" if last else requested,
             "champion_version": None if verdict == "no champion yet" else int(row["champion_version"]),
             "champion_metric": "roc_auc", "champion_value": row.get("performance"),
+            "champion_window": window_text(row.get("evaluation_window")),
         })
     return sections
+
+
+def window_text(value: Any) -> str:
+    """'<start> to <end> (<days> days; <n> of class 0, <n> of class 1)' from a drift row's evaluation_window."""
+    import json
+
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value == "":
+        return ""
+    window = json.loads(value) if isinstance(value, str) else dict(value)
+    if not window:
+        return ""
+    labels = ", ".join(f"{n} of class {c}" for c, n in window.get("labels", {}).items())
+    short = "" if window.get("enough", True) else f"; under {window.get('min_labels_per_class')} of a class"
+    return f"{window['start'][:16]} to {window['end'][:16]} ({window['days']:g} days; {labels}{short})"

@@ -6,6 +6,7 @@ Every removed row is counted under exactly one reason (the first that applies, i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -186,8 +187,19 @@ def _canonical(rows: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
 
 
 def split_holdout(rows: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(training, holdout): the latest `holdout_share` of rows by time is held out. Rows sharing the
-    boundary time all go to the holdout, so every holdout row is strictly later than every training row."""
+    """(training, holdout) as `split_evaluation` makes them."""
+    train, hold, _ = split_evaluation(rows, spec)
+    return train, hold
+
+
+def split_evaluation(rows: pd.DataFrame, spec: ModelSpec):
+    """(training, holdout, EvaluationWindow): the latest `holdout_share` of rows by time is held out,
+    grown back to the first time point where each class has `evaluation.min_labels_per_class` labels
+    (within `evaluation.max_window_days`, never more than `evaluation.max_holdout_share` of the rows).
+    Rows sharing the boundary time all go to the holdout, so every holdout row is strictly later than
+    every training row."""
+    from ops_pipelines.lib.mlops.windows import describe_window, holdout_window
+
     share = spec.training.holdout_share
     if not 0.0 < share < 1.0:
         raise ValueError(f"model {spec.name!r}: holdout_share must be in (0, 1), got {share}")
@@ -199,9 +211,42 @@ def split_holdout(rows: pd.DataFrame, spec: ModelSpec) -> tuple[pd.DataFrame, pd
     ordered = rows.sort_values(spec.time_column, kind="mergesort")
     n_hold = max(1, int(np.ceil(round(share * len(ordered), 9))))  # round: 0.3 * 10 is 3.0000000000000004
     boundary = ordered[spec.time_column].iloc[len(ordered) - n_hold]
+    ev, labelled = spec.evaluation, spec.target in ordered.columns
+    bound = ""
+    if labelled and ev.max_window_days is not None:
+        grown = holdout_window(ordered[spec.time_column], ordered[spec.target], boundary,
+                               min_labels_per_class=ev.min_labels_per_class, max_window_days=ev.max_window_days,
+                               max_rows_share=max(ev.max_holdout_share, share))
+        boundary, bound = grown.start, grown.bound
     is_hold = (ordered[spec.time_column] >= boundary).to_numpy()
     train, hold = ordered[~is_hold], ordered[is_hold]
     if train.empty:
         raise ValueError(f"model {spec.name!r}: every row is at or after the holdout boundary {boundary}; "
                          "need rows at more than one time")
-    return train.reset_index(drop=True), hold.reset_index(drop=True)
+    window = describe_window(hold[spec.time_column], hold[spec.target] if labelled else None, boundary,
+                             ordered[spec.time_column].iloc[-1] + pd.Timedelta(microseconds=1),
+                             min_labels_per_class=ev.min_labels_per_class, grown=len(hold) > n_hold)
+    window = window if window.enough else dataclasses.replace(window, bound=bound or "the dataset")
+    return train.reset_index(drop=True), hold.reset_index(drop=True), window
+
+
+def training_window_start(frame: pd.DataFrame, spec: ModelSpec, start: pd.Timestamp, end: pd.Timestamp,
+                          incidents: pd.DataFrame | None) -> pd.Timestamp:
+    """For a rare-label model (`evaluation.max_window_days` set): `start`, moved back a whole day at a
+    time (at most max_window_days) until the part of the window left for training after the holdout
+    split holds `evaluation.min_labels_per_class` labels of each class; `start` when no such day is
+    found (the fit then fails naming the single class). A retraining requested on the day an incident
+    began would otherwise find its few positives all in the holdout and nothing to learn from."""
+    ev = spec.evaluation
+    if ev.max_window_days is None:
+        return start
+    for back in range(int(np.ceil(ev.max_window_days)) + 1):
+        candidate = start - pd.Timedelta(days=back)
+        rows = select_training_rows(frame, spec, candidate, end, incidents).rows
+        if rows.empty or rows[spec.time_column].nunique() < 2:
+            continue
+        train, _, _ = split_evaluation(rows, spec)
+        counts = train[spec.target].value_counts()
+        if all(int(counts.get(c, 0)) >= ev.min_labels_per_class for c in (0, 1)):
+            return candidate
+    return start

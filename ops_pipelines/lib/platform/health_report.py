@@ -27,7 +27,7 @@ LLM_REQUIRED = ["prompt_version", "responses"]
 # headline counts a model as drifted when drift_verdict is "drift"/"drifted"/"true" and as
 # retrained when retraining_decision is "retrain"/"retrained".
 MLOPS_KEYS = ["model", "drift_verdict", "drifted_share", "top_drifted_columns", "retraining_decision",
-              "retraining_reason", "champion_version", "champion_metric", "champion_value"]
+              "retraining_reason", "champion_version", "champion_metric", "champion_value", "champion_window"]
 NA = "n/a"
 
 
@@ -252,6 +252,8 @@ def mlops_section(inputs: HealthInputs, draw: bool = False) -> Section:
         cols = ", ".join(map(str, cols)) if not isinstance(cols, str) else cols
         reason = f" ({m['retraining_reason']})" if m.get("retraining_reason") else ""
         metric = f"{m.get('champion_metric', 'metric')} {fmt(m.get('champion_value'))}"
+        if m.get("champion_window"):  # rare-label models are judged on a grown window: say which
+            metric += f" on {m['champion_window']}"
         rows.append([str(m.get("model", NA)), str(m.get("drift_verdict", NA)), fmt(m.get("drifted_share"), "pct"),
                      cols or "none", f"{m.get('retraining_decision', NA)}{reason}", str(m.get("champion_version", NA)), metric])
     table = Table(["model", "drift", "drifted share", "top drifted columns", "retraining", "champion", "champion metric"], rows)

@@ -38,6 +38,26 @@ def test_a_drift_event_keeps_its_key_while_it_lasts_and_trains_on_data_since_it_
     assert second.retrain_key == first.retrain_key == f"{SPEC.name}:v3:2026-03-12"
 
 
+def test_a_long_event_under_the_same_champion_starts_again_after_retry_after_days():
+    import dataclasses
+
+    spec = dataclasses.replace(SPEC, drift=dataclasses.replace(SPEC.drift, retry_after_days=3),
+                               training=dataclasses.replace(SPEC.training, min_drift_window_days=2))
+    previous, keys, starts = None, [], []
+    for k in range(7):  # drifting every day, the champion never replaced (its retrainings were rejected)
+        day = DAY + pd.Timedelta(days=k)
+        result = decide(spec, day, ModelDay(SPEC.name, day.strftime("%Y-%m-%d"), 100, champion_version=3,
+                                            dataset_drift=True), previous, 9)
+        previous = result.to_dict()
+        keys.append(result.retrain_key)
+        starts.append(result.window_start)
+    assert keys == [f"{SPEC.name}:v3:2026-03-12"] * 3 + [f"{SPEC.name}:v3:2026-03-15"] * 3 + [f"{SPEC.name}:v3:2026-03-18"]
+    # A new event trains on its days, but at least min_drift_window_days (the day before too).
+    assert starts[0] == "2026-03-11" and starts[3] == "2026-03-14"
+    # Without retry_after_days (the default) the event keeps its key however long it lasts.
+    assert SPEC.drift.retry_after_days is None
+
+
 def test_a_new_champion_or_a_quiet_day_starts_a_new_event():
     first = decide(SPEC, DAY, day_result(champion_version=3, dataset_drift=True), None, 9).to_dict()
     nxt = DAY + pd.Timedelta(days=1)
