@@ -63,6 +63,7 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
     instance.all_instigator_state()
     instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
     logs.mkdir(parents=True, exist_ok=True)
+    since = dt.datetime.now(dt.timezone.utc)
     daemon = runner.start_daemon(env, logs / "dagster-daemon.log")
     outcomes = done if done is not None else []
     folders = carried_folders(assets)
@@ -87,8 +88,12 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
                     continue
                 outcomes.append(run_day(instance, day, env, trigger, daemon, assets, run_config, stale=why))
                 progress(outcomes, total, out)
-    finally:
-        runner.stop_process(daemon)
+    except BaseException as exc:  # Ctrl-C, SIGTERM (raised as KeyboardInterrupt), an error: leave nothing running
+        runner.stop_process(daemon)  # with its code servers and the run workers they started
+        why = f"stopped: {type(exc).__name__}" + (f" ({exc})" if str(exc) else "")
+        runner.cancel_unfinished(instance, since, (DAILY_JOB, RETRAINING_JOB), why)
+        raise
+    runner.stop_process(daemon)
     return outcomes
 
 

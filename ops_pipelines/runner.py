@@ -3,6 +3,8 @@ sensors; runs are submitted to the instance's queue (as the nightly schedule wou
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import re
@@ -23,23 +25,81 @@ def dagster_bin(name: str) -> str:
 
 
 def start_process(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-    """A child in its own process group, so stopping it also stops the run workers it started."""
+    """A child in its own process group, so stopping it also stops what it started (code servers, run
+    workers); remembered until stopped, so `owned_children` can stop it on any exit."""
     out = open(log, "ab") if log else None  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True)
+    proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True)
+    _started.append(proc)
+    return proc
+
+
+def run_process(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run a short-lived child to its end in its own process group: (exit code, stderr). Interrupted, it
+    stops the child's whole group before re-raising (`subprocess.run` would kill the child alone)."""
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    _started.append(proc)
+    try:
+        _, stderr = proc.communicate()
+    finally:
+        stop_process(proc)
+    return proc.returncode, stderr
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+    """SIGTERM to the child's process group, SIGKILL after `timeout` seconds; then forget the child (not
+    before: interrupted meanwhile, `owned_children` still stops it)."""
+    if proc.poll() is None:
+        _signal_group(proc, signal.SIGTERM)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
             pass
-        proc.wait()
+    # The group outlives its leader when the leader exits first (a code server, a run worker): kill the rest.
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
+    if proc in _started:
+        _started.remove(proc)
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_started() -> None:
+    """Stop every child this process started and has not stopped yet, newest first."""
+    for proc in reversed(list(_started)):
+        stop_process(proc)
+
+
+# Every child started here and not yet stopped. A daemon left behind keeps ticking sensors and starting
+# code servers for hours, so a command that starts one stops it however it ends.
+_started: list[subprocess.Popen] = []
+atexit.register(stop_started)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def owned_children():
+    """Within: SIGTERM and SIGHUP raise KeyboardInterrupt like Ctrl-C does; on leaving, however (return, error,
+    signal), every child started in it is stopped with its process group (a second signal meanwhile is ignored)."""
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (*STOP_SIGNALS, signal.SIGINT)}
+        try:
+            stop_started()
+        finally:
+            for sig, handler in {**ignored, **previous}.items():
+                signal.signal(sig, handler)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def start_daemon(env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
@@ -76,13 +136,13 @@ def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, st
               "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in {"dagster/partition": partition, **tags}.items()]}}
     with tempfile.TemporaryDirectory(prefix="ops_launch_") as tmp:
         answer = Path(tmp, "answer.json")
-        done = subprocess.run(
+        code, stderr = run_process(
             [dagster_bin("dagster-graphql"), *CODE_LOCATION, "-t", LAUNCH_RUN, "-v", json.dumps({"params": params}),
-             "-o", str(answer)], env=env, capture_output=True, text=True, check=False)
+             "-o", str(answer)], env)
         reply = json.loads(answer.read_text()) if answer.exists() else None
     result = ((reply or {}).get("data") or {}).get("launchRun") or {}
-    if done.returncode != 0 or result.get("__typename") != "LaunchRunSuccess":
-        raise RuntimeError(f"could not submit {job} for {partition}: {_launch_error(reply, result, done.stderr)}")
+    if code != 0 or result.get("__typename") != "LaunchRunSuccess":
+        raise RuntimeError(f"could not submit {job} for {partition}: {_launch_error(reply, result, stderr)}")
     return result["run"]["runId"]
 
 
@@ -120,12 +180,31 @@ def sensor_cursor(instance, sensor_name: str) -> str | None:
     return None
 
 
+def active_statuses() -> list:
+    """The statuses of a run that has not finished."""
+    import dagster as dg
+
+    return [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
 def active_runs(instance, job_name: str) -> list:
     import dagster as dg
 
-    active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-    return instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=active))
+    return instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=active_statuses()))
+
+
+def cancel_unfinished(instance, since, jobs: tuple[str, ...], why: str) -> list[str]:
+    """Mark the runs of `jobs` created after `since` (a UTC datetime) that have not finished as canceled, with
+    `why`: their run workers were stopped with the daemon that launched them, and nothing else would end them."""
+    import dagster as dg
+
+    ended = []
+    for job in jobs:
+        for run in instance.get_runs(filters=dg.RunsFilter(job_name=job, statuses=active_statuses(), created_after=since)):
+            instance.report_run_canceled(run, message=why)
+            ended.append(run.run_id)
+    return ended
 
 
 def finished_status(instance, run_id: str) -> str | None:
