@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -168,10 +169,13 @@ def cmd_ui(args: argparse.Namespace) -> int:
     home = prepare_embedded_instance()
     # MLflow's UI server would also start a pool of job workers (~240 MB each) for features we do not use.
     env = {**os.environ, "DAGSTER_HOME": str(home), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    webserver = [runner.dagster_bin("dagster-webserver"), "-h", args.host, "-p", str(args.port), *runner.CODE_LOCATION]
     try:
-        with runner.owned_children():  # a service manager's stop (SIGTERM) also stops the children
-            procs = _start_ui(args, env, webserver, home)
+        # A service manager's stop (SIGTERM) also stops the children. One code server for the webserver and the
+        # daemon: the daemon would otherwise start a new one every minute (read-only: the webserver alone).
+        with runner.owned_children(), contextlib.ExitStack() as stack:
+            target = runner.CODE_LOCATION if args.read_only else stack.enter_context(runner.code_server(env))
+            webserver = [runner.dagster_bin("dagster-webserver"), "-h", args.host, "-p", str(args.port), *target]
+            procs = _start_ui(args, env, webserver, home, target)
             while all(p.poll() is None for p in procs):
                 time.sleep(0.5)
     except KeyboardInterrupt:
@@ -179,7 +183,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     return 0
 
 
-def _start_ui(args: argparse.Namespace, env: dict[str, str], webserver: list[str], home: Path) -> list:
+def _start_ui(args: argparse.Namespace, env: dict[str, str], webserver: list[str], home: Path, target: list[str]) -> list:
     from ops_pipelines import runner
     from ops_pipelines.lib.mlops.registry_store import RegistryLocation, read_marker
 
@@ -190,7 +194,7 @@ def _start_ui(args: argparse.Namespace, env: dict[str, str], webserver: list[str
         print(f"Dagster UI (read-only: no launching, no schedule or sensor changes) on http://{args.host}:{args.port} "
               f"(DAGSTER_HOME={home}); no daemon, no MLflow UI; Ctrl-C stops it.", flush=True)
         return procs
-    procs = [runner.start_process(webserver, env), runner.start_daemon(env)]
+    procs = [runner.start_process(webserver, env), runner.start_daemon(env, target=target)]
     registry = RegistryLocation.of_home(settings.data_home())
     if read_marker(registry.home) is None or (registry.sqlite_path and not registry.sqlite_path.exists()):
         # `mlflow ui` would create an empty store, hiding a deleted one from the next run's check.

@@ -64,47 +64,56 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
     instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
     logs.mkdir(parents=True, exist_ok=True)
     since = dt.datetime.now(dt.timezone.utc)
-    daemon = runner.start_daemon(env, logs / "dagster-daemon.log")
     outcomes = done if done is not None else []
-    folders = carried_folders(assets)
     try:
-        for day in days:
-            outcomes.append(run_day(instance, day, env, trigger, daemon, assets, run_config))
-            progress(outcomes, len(days), out)
-        failed = [o.day for o in outcomes if o.status != "SUCCESS"]
-        later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
-        if later and failed:
-            print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
-                  f"replaced; not re-run because {failed[0]} failed", file=out, flush=True)
-        elif later:
-            print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
-                  f"replaced ({later[min(later)]}): re-running them in order", file=out, flush=True)
-            total = len(days) + len(later)
-            for day in sorted(later):
-                why = stale_later(state_root, folders, days[-1]).get(day)
-                if not why:  # an earlier re-run left the state it continues from as it was
-                    print(f"note: {day} is current again (the state it continues from came out unchanged): kept",
-                          file=out, flush=True)
-                    continue
-                outcomes.append(run_day(instance, day, env, trigger, daemon, assets, run_config, stale=why))
-                progress(outcomes, total, out)
+        with runner.code_server(env, logs / "code-server.log") as target:
+            daemon = runner.start_daemon(env, logs / "dagster-daemon.log", target)
+            _run_all(instance, days, env, out, trigger, outcomes, (daemon, target), assets, run_config, state_root)
+            runner.stop_process(daemon)
     except BaseException as exc:  # Ctrl-C, SIGTERM (raised as KeyboardInterrupt), an error: leave nothing running
-        runner.stop_process(daemon)  # with its code servers and the run workers they started
+        runner.stop_started()  # the daemon and the code server, with the run workers they started
         why = f"stopped: {type(exc).__name__}" + (f" ({exc})" if str(exc) else "")
         runner.cancel_unfinished(instance, since, (DAILY_JOB, RETRAINING_JOB), why)
         raise
-    runner.stop_process(daemon)
     return outcomes
 
 
-def run_day(instance, day: str, env: dict[str, str], trigger: str, daemon, assets: list[str] | None,
+def _run_all(instance, days: list[str], env: dict[str, str], out: TextIO, trigger: str, outcomes: list[DayOutcome],
+             driver: tuple, assets: list[str] | None, run_config: dict | None, state_root: Path | None) -> None:
+    """The days in order, then the later days whose carried state they replaced."""
+    folders = carried_folders(assets)
+    for day in days:
+        outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config))
+        progress(outcomes, len(days), out)
+    failed = [o.day for o in outcomes if o.status != "SUCCESS"]
+    later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
+    if later and failed:
+        print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
+              f"replaced; not re-run because {failed[0]} failed", file=out, flush=True)
+    elif later:
+        print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
+              f"replaced ({later[min(later)]}): re-running them in order", file=out, flush=True)
+        total = len(days) + len(later)
+        for day in sorted(later):
+            why = stale_later(state_root, folders, days[-1]).get(day)
+            if not why:  # an earlier re-run left the state it continues from as it was
+                print(f"note: {day} is current again (the state it continues from came out unchanged): kept",
+                      file=out, flush=True)
+                continue
+            outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config, stale=why))
+            progress(outcomes, total, out)
+
+
+def run_day(instance, day: str, env: dict[str, str], trigger: str, driver: tuple, assets: list[str] | None,
             run_config: dict | None, stale: str = "") -> DayOutcome:
-    """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended."""
+    """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended. `driver`:
+    the daemon process and the workspace arguments of the code server it uses."""
     from ops_pipelines import runner
 
+    daemon, target = driver
     t0 = time.perf_counter()
     tags = {"ops/trigger": trigger, **({"ops/rerun_reason": stale[:200]} if stale else {})}
-    run_id = runner.launch_run(DAILY_JOB, day, tags, env, assets=assets, run_config=run_config)
+    run_id = runner.launch_run(DAILY_JOB, day, tags, env, assets=assets, run_config=run_config, target=target)
     run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
     retrained = retraining_note(instance, day, daemon)
     error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)

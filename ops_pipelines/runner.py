@@ -15,7 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-CODE_LOCATION = ["-m", "ops_pipelines.definitions"]
+# The repository's workspace file names the location "ops_pipelines", as pyproject's [tool.dg.project] does;
+# `-m ops_pipelines.definitions` would name it after the module and Dagster would warn on every load.
+LOCATION_NAME = "ops_pipelines"
+CODE_LOCATION = ["-w", str(Path(__file__).resolve().parent.parent / "workspace.yaml")]
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -102,12 +105,48 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
-def start_daemon(env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-    return start_process([dagster_bin("dagster-daemon"), "run", *CODE_LOCATION], env, log)
+def start_daemon(env: dict[str, str], log: Path | None = None, target: list[str] | None = None) -> subprocess.Popen:
+    """`dagster-daemon run` over `target` (workspace arguments; default the repository's workspace file)."""
+    return start_process([dagster_bin("dagster-daemon"), "run", *(target or CODE_LOCATION)], env, log)
 
 
-# The code location as the daemon loads it (`-m ops_pipelines.definitions`): its name is the module's.
-LOCATION_NAME = "ops_pipelines.definitions"
+@contextlib.contextmanager
+def code_server(env: dict[str, str], log: Path | None = None, timeout: float = 600.0):
+    """One code server for everything started within (daemon, run launches, webserver): yields the workspace
+    arguments that point at it. Without it each of them starts code servers of its own, and the daemon
+    replaces its code server every minute: a Python process loading the whole code location each time."""
+    import socket
+    import tempfile
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = start_process([dagster_bin("dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(port),
+                          "--location-name", LOCATION_NAME, "-m", "ops_pipelines.definitions"], env, log)
+    with tempfile.TemporaryDirectory(prefix="ops_workspace_") as tmp:
+        workspace = Path(tmp, "workspace.yaml")
+        workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {port}\n"
+                             f"      location_name: {LOCATION_NAME}\n")
+        try:
+            wait_for(lambda: _serving(port), timeout, "the code server", proc)
+            yield ["-w", str(workspace)]
+        finally:
+            stop_process(proc)
+
+
+def _serving(port: int) -> bool:
+    """True once the gRPC server on `port` answers its health check as serving (its code is loaded then)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="DagsterApi"), timeout=2)
+    except grpc.RpcError:
+        return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
 REPOSITORY_NAME = "__repository__"
 # The UI's own route to the run queue (`dagster job launch` cannot select assets; `dg launch` executes in
 # process, past the queue and the daemon).
@@ -124,7 +163,7 @@ mutation Launch($params: ExecutionParams!) {
 
 
 def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, str], assets: list[str] | None = None,
-               run_config: dict | None = None) -> str:
+               run_config: dict | None = None, target: list[str] | None = None) -> str:
     """Submit a partition run of `job` (only `assets` of it when given, with `run_config`) to the instance's run
     queue, as the UI's launchpad does; the daemon launches it. Returns the run id."""
     import tempfile
@@ -137,7 +176,7 @@ def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, st
     with tempfile.TemporaryDirectory(prefix="ops_launch_") as tmp:
         answer = Path(tmp, "answer.json")
         code, stderr = run_process(
-            [dagster_bin("dagster-graphql"), *CODE_LOCATION, "-t", LAUNCH_RUN, "-v", json.dumps({"params": params}),
+            [dagster_bin("dagster-graphql"), *(target or CODE_LOCATION), "-t", LAUNCH_RUN, "-v", json.dumps({"params": params}),
              "-o", str(answer)], env)
         reply = json.loads(answer.read_text()) if answer.exists() else None
     result = ((reply or {}).get("data") or {}).get("launchRun") or {}
@@ -156,14 +195,14 @@ def _launch_error(reply: dict | None, result: dict, stderr: str) -> str:
 
 
 def wait_for(predicate, timeout: float, what: str, alive: subprocess.Popen | None = None, poll: float = 0.5) -> Any:
-    """Poll until `predicate()` returns something truthy; fail clearly on timeout or a dead daemon."""
+    """Poll until `predicate()` returns something truthy; fail clearly on timeout or a dead process."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         if alive is not None and alive.poll() is not None:
-            raise RuntimeError(f"the Dagster daemon exited (code {alive.returncode}) while waiting for {what}")
+            raise RuntimeError(f"{_name(alive)} exited (code {alive.returncode}) while waiting for {what}")
         time.sleep(poll)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
@@ -247,6 +286,11 @@ def retry_of(instance, run_id: str, timeout: float, daemon: subprocess.Popen | N
 
     retry = wait_for(found, timeout, f"the automatic retry of run {run_id}", daemon)
     return None if retry == NO_RETRY else retry
+
+
+def _name(proc: subprocess.Popen) -> str:
+    args = proc.args if isinstance(proc.args, list) else [str(proc.args)]
+    return "the Dagster daemon" if "dagster-daemon" in args[0] else f"`{Path(args[0]).name} {' '.join(args[1:3])}`"
 
 
 NO_RETRY = "-"  # Dagster's retry could not be launched and ours does not apply
