@@ -82,26 +82,32 @@ def _run_all(instance, days: list[str], env: dict[str, str], out: TextIO, trigge
              driver: tuple, assets: list[str] | None, run_config: dict | None, state_root: Path | None) -> None:
     """The days in order, then the later days whose carried state they replaced."""
     folders = carried_folders(assets)
-    for day in days:
-        outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config))
-        progress(outcomes, len(days), out)
-    failed = [o.day for o in outcomes if o.status != "SUCCESS"]
-    later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
-    if later and failed:
-        print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
-              f"replaced; not re-run because {failed[0]} failed", file=out, flush=True)
-    elif later:
-        print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
-              f"replaced ({later[min(later)]}): re-running them in order", file=out, flush=True)
-        total = len(days) + len(later)
+    bar = Progress(len(days), out)
+    try:
+        for day in days:
+            bar.running(f"running {day}")
+            outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config))
+            bar.day_done(outcomes[-1])
+        failed = [o.day for o in outcomes if o.status != "SUCCESS"]
+        later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
+        if later and failed:
+            bar.note(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
+                     f"replaced; not re-run because {failed[0]} failed")
+            return
+        if later:
+            bar.note(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
+                     f"replaced ({later[min(later)]}): re-running them in order")
+            bar.grow(len(later))
         for day in sorted(later):
             why = stale_later(state_root, folders, days[-1]).get(day)
             if not why:  # an earlier re-run left the state it continues from as it was
-                print(f"note: {day} is current again (the state it continues from came out unchanged): kept",
-                      file=out, flush=True)
+                bar.note(f"note: {day} is current again (the state it continues from came out unchanged): kept")
                 continue
+            bar.running(f"re-running {day}")
             outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config, stale=why))
-            progress(outcomes, total, out)
+            bar.day_done(outcomes[-1])
+    finally:
+        bar.close()
 
 
 def run_day(instance, day: str, env: dict[str, str], trigger: str, driver: tuple, assets: list[str] | None,
@@ -120,14 +126,57 @@ def run_day(instance, day: str, env: dict[str, str], trigger: str, driver: tuple
     return DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error, stale, retries)
 
 
-def progress(outcomes: list[DayOutcome], total: int, out: TextIO) -> None:
-    o, i = outcomes[-1], len(outcomes)
-    bar = "#" * i + "." * max(total - i, 0)
-    note = " (later day re-run: its carried state was stale)" if o.stale else ""
-    note += f" after {o.retries} automatic retr{'y' if o.retries == 1 else 'ies'}" if o.retries else ""
-    note += f"; retraining: {o.retraining}" if o.retraining else ""
-    note += f"; {o.error}" if o.error else ""
-    print(f"[{bar}] {i:>2}/{total} {o.day} {o.status.lower()} in {o.seconds:.0f}s{note}", file=out, flush=True)
+class Progress:
+    """Days done out of the total: on a terminal a tqdm bar that redraws in place (elapsed time ticking, the day
+    running now), with each finished day's line printed above it; otherwise (a log, a pipe) one plain line a day."""
+
+    def __init__(self, total: int, out: TextIO):
+        self.total, self.out, self.done = total, out, 0
+        self.bar = None
+        if getattr(out, "isatty", lambda: False)():
+            import threading
+
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, file=out, unit="day", dynamic_ncols=True, leave=False,
+                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} days [{elapsed}<{remaining}] {postfix}")
+            self.stop = threading.Event()
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(1.0):  # elapsed time moves while a day runs, not only when one ends
+            self.bar.refresh()
+
+    def running(self, what: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(what)
+
+    def grow(self, more: int) -> None:
+        self.total += more
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+
+    def note(self, text: str) -> None:
+        if self.bar is None:
+            print(text, file=self.out, flush=True)
+        else:
+            self.bar.write(text, file=self.out)
+
+    def day_done(self, o: DayOutcome) -> None:
+        self.done += 1
+        note = " (later day re-run: its carried state was stale)" if o.stale else ""
+        note += f" after {o.retries} automatic retr{'y' if o.retries == 1 else 'ies'}" if o.retries else ""
+        note += f"; retraining: {o.retraining}" if o.retraining else ""
+        note += f"; {o.error}" if o.error else ""
+        self.note(f"day {self.done:>2}/{self.total} {o.day} {o.status.lower()} in {o.seconds:.0f}s{note}")
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.stop.set()
+            self.bar.close()
 
 
 def carried_folders(assets: list[str] | None) -> list[str]:

@@ -264,7 +264,7 @@ def test_demo_bootstraps_the_model_through_the_retraining_sensor(demo):
     assert (tags["dagster/partition/date"], tags["dagster/partition/model"]) == (BOOTSTRAP_DAY, MODEL)
     # What the demo printed: the bootstrap day's progress line names the retraining, and the models
     # summary has the model's line with the evaluation decision the run stored.
-    day_line = next(line for line in demo.output.splitlines() if f" {BOOTSTRAP_DAY} " in line and line.startswith("["))
+    day_line = next(line for line in demo.output.splitlines() if f" {BOOTSTRAP_DAY} " in line and line.startswith("day "))
     assert "retraining:" in day_line and MODEL in day_line and run["status"].lower() in day_line, day_line
     evaluation = pd.read_parquet(demo.storage / "model_evaluation" / f"{BOOTSTRAP_DAY}|{MODEL}.parquet").iloc[-1]
     models = demo.output.split("\nModels", 1)[1].split("\n\n", 1)[0]
