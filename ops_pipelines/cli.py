@@ -18,6 +18,8 @@ INSTANCE_YAML = """\
 # Embedded instance written by `ops-pipelines`: SQLite storage under this folder.
 telemetry:
   enabled: false
+nux:  # the "Join the Dagster community" modal, shown once per browser: accepted for the instance
+  enabled: false
 run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator

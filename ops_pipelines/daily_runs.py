@@ -280,8 +280,8 @@ def check_days(first: dt.date, last: dt.date, landing: Path) -> tuple[list[str],
         raise ValueError(f"--end {last} is before --start {first}")
     start = daily_partitions.start.date()
     if first < start:
-        raise ValueError(f"{first} is before the first daily partition {start} (set OPS_PIPELINES_PARTITION_START "
-                         "to an earlier day, also for the UI and the daemon)")
+        raise ValueError(f"{first} is before the first daily partition {start}, the first day in the landing zone "
+                         "(set OPS_PIPELINES_PARTITION_START to an earlier day, also for the UI and the daemon)")
     newest = daily_partitions.get_last_partition_key()
     if newest is None or last.isoformat() > newest:
         raise ValueError(f"{last} has not ended yet (UTC): the last day that can run is {newest}")

@@ -5,6 +5,7 @@ import dagster as dg
 
 from ops_pipelines.defs.mlops.drift import SOURCES
 from ops_pipelines.defs.partitions import training_partitions
+from ops_pipelines.lib.tidy_metadata import tidy
 from ops_pipelines.resources.mlops_config import MLOpsConfig
 
 CHECKS = ("dataset_meets_expectations", "features_are_finite", "schema_matches")
@@ -168,8 +169,8 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
                        "champion_version": int(current.version) if current is not None else None,
                        "decision": decision, "reason": evaluation.reason,
                        "candidate_metric": evaluation.candidate_metric, "champion_metric": evaluation.champion_metric}]),
-        metadata={"decision": decision, "reason": evaluation.reason, "candidate_version": version,
-                  "previous_champion": int(current.version) if current is not None else 0,
-                  "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
-                  **evaluation.to_metadata()},
+        metadata=tidy({"decision": decision, "reason": evaluation.reason, "candidate_version": version,
+                       "previous_champion": int(current.version) if current is not None else 0,
+                       "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
+                       **evaluation.to_metadata()}),
     )

@@ -36,6 +36,7 @@ def ops_health_report(context: dg.AssetExecutionContext, config: HealthReportCon
     from ops_pipelines import settings
     from ops_pipelines.lib.mlops.monitoring import health_sections
     from ops_pipelines.lib.platform.health_report import headline, write_report
+    from ops_pipelines.lib.tidy_metadata import tidy
 
     # Retraining runs after the day's drift report (the sensor launches them), so the report shows
     # the latest decision recorded up to this day.
@@ -50,5 +51,5 @@ def ops_health_report(context: dg.AssetExecutionContext, config: HealthReportCon
         "report": dg.MetadataValue.md(markdown),
         "html_path": dg.MetadataValue.path(str(html_path)),
         "markdown_path": dg.MetadataValue.path(str(md_path)),
-        **headline(inputs),
+        **tidy(headline(inputs)),
     })
