@@ -72,10 +72,16 @@ def _signal_group(proc: subprocess.Popen, sig: int) -> None:
         pass
 
 
-def stop_started() -> None:
-    """Stop every child this process started and has not stopped yet, newest first."""
-    for proc in reversed(list(_started)):
-        stop_process(proc)
+def stop_started(timeout: float = 20.0) -> None:
+    """Stop every child this process started and has not stopped yet: SIGTERM to all at once, then each is
+    waited for (SIGKILL once `timeout` seconds have passed for all of them together)."""
+    procs = list(reversed(_started))
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        stop_process(proc, timeout=max(deadline - time.monotonic(), 0.1))
 
 
 # Every child started here and not yet stopped. A daemon left behind keeps ticking sensors and starting
