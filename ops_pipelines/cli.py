@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -17,6 +17,8 @@ DEFAULT_SEED = 7
 INSTANCE_YAML = """\
 # Embedded instance written by `ops-pipelines`: SQLite storage under this folder.
 telemetry:
+  enabled: false
+nux:  # the "Join the Dagster community" modal, shown once per browser: accepted for the instance
   enabled: false
 run_coordinator:
   module: dagster.core.run_coordinator
@@ -58,10 +60,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Exit 0: every day succeeded; 1: some day did not; 130: stopped (Ctrl-C, SIGTERM), with everything it
+    started (daemon, code servers, run workers) stopped and its unfinished runs marked canceled."""
+    from ops_pipelines import runner
     from ops_pipelines.demo import run_demo
 
     prepare_embedded_instance()
-    return run_demo(days=args.days, start=args.start, seed=args.seed, out=sys.stdout)
+    try:
+        with runner.owned_children():
+            return run_demo(days=args.days, start=args.start, seed=args.seed, out=sys.stdout)
+    except KeyboardInterrupt as exc:
+        print(f"\ndemo stopped ({exc or 'SIGINT'}); its daemon, code servers and runs were stopped", file=sys.stderr)
+        return 130
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -106,8 +116,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         if day < days[0]:
             print(f"note: {day} is stale ({why}); days after it continue from it", file=sys.stderr, flush=True)
     outcomes: list = []
+    from ops_pipelines import runner
+
     try:
-        with dg.DagsterInstance.get() as instance:
+        with runner.owned_children(), dg.DagsterInstance.get() as instance:
             outcomes = daily_runs.run_days(instance, days, env, logs, sys.stdout, trigger="cli", done=outcomes,
                                            assets=assets, run_config=run_config, state_root=state)
     except KeyboardInterrupt:
@@ -155,44 +167,47 @@ def cmd_ui(args: argparse.Namespace) -> int:
     """Dagster webserver and daemon (and the MLflow UI on the next port) as separate processes, so schedules
     and sensors run while the UI is open. `--read-only`: the webserver alone, in Dagster's read-only mode."""
     from ops_pipelines import runner
-    from ops_pipelines.lib.mlops.registry_store import RegistryLocation, read_marker
 
     home = prepare_embedded_instance()
     # MLflow's UI server would also start a pool of job workers (~240 MB each) for features we do not use.
     env = {**os.environ, "DAGSTER_HOME": str(home), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
-    webserver = [runner.dagster_bin("dagster-webserver"), "-h", args.host, "-p", str(args.port), *runner.CODE_LOCATION]
+    try:
+        # A service manager's stop (SIGTERM) also stops the children. One code server for the webserver and the
+        # daemon: the daemon would otherwise start a new one every minute (read-only: the webserver alone).
+        with runner.owned_children(), contextlib.ExitStack() as stack:
+            target = runner.CODE_LOCATION if args.read_only else stack.enter_context(runner.code_server(env))
+            webserver = [runner.dagster_bin("dagster-webserver"), "-h", args.host, "-p", str(args.port), *target]
+            procs = _start_ui(args, env, webserver, home, target)
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _start_ui(args: argparse.Namespace, env: dict[str, str], webserver: list[str], home: Path, target: list[str]) -> list:
+    from ops_pipelines import runner
+    from ops_pipelines.lib.mlops.registry_store import RegistryLocation, read_marker
+
     if args.read_only:
         # No daemon either: it launches runs (schedules, sensors), which is what read-only viewers must not do.
         # No MLflow UI: it has no read-only mode (it can move the champion alias and delete runs).
         procs = [runner.start_process([*webserver, "--read-only"], env)]
         print(f"Dagster UI (read-only: no launching, no schedule or sensor changes) on http://{args.host}:{args.port} "
               f"(DAGSTER_HOME={home}); no daemon, no MLflow UI; Ctrl-C stops it.", flush=True)
+        return procs
+    procs = [runner.start_process(webserver, env), runner.start_daemon(env, target=target)]
+    registry = RegistryLocation.of_home(settings.data_home())
+    if read_marker(registry.home) is None or (registry.sqlite_path and not registry.sqlite_path.exists()):
+        # `mlflow ui` would create an empty store, hiding a deleted one from the next run's check.
+        mlflow_note = f"MLflow UI not started: no registry store initialised at {registry.describe()} (ops-pipelines init)"
     else:
-        procs = [runner.start_process(webserver, env), runner.start_daemon(env)]
-        registry = RegistryLocation.of_home(settings.data_home())
-        if read_marker(registry.home) is None or (registry.sqlite_path and not registry.sqlite_path.exists()):
-            # `mlflow ui` would create an empty store, hiding a deleted one from the next run's check.
-            mlflow_note = f"MLflow UI not started: no registry store initialised at {registry.describe()} (ops-pipelines init)"
-        else:
-            procs.append(runner.start_process([runner.dagster_bin("mlflow"), "ui", "--host", args.host, "--port", str(args.port + 1),
-                                               "--backend-store-uri", registry.tracking_uri], env))
-            mlflow_note = f"MLflow UI on http://{args.host}:{args.port + 1}"
-        print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}), {mlflow_note}; Ctrl-C stops them.",
-              flush=True)
-    signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop must also stop the children
-    try:
-        while all(p.poll() is None for p in procs):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        for proc in procs:
-            runner.stop_process(proc)
-    return 0
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
+        procs.append(runner.start_process([runner.dagster_bin("mlflow"), "ui", "--host", args.host, "--port", str(args.port + 1),
+                                           "--backend-store-uri", registry.tracking_uri], env))
+        mlflow_note = f"MLflow UI on http://{args.host}:{args.port + 1}"
+    print(f"Dagster UI on http://{args.host}:{args.port} (DAGSTER_HOME={home}), {mlflow_note}; Ctrl-C stops them.",
+          flush=True)
+    return procs
 
 
 def cmd_detect(args: argparse.Namespace) -> int:

@@ -65,57 +65,120 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
     instance.all_instigator_state()
     instance.get_latest_materialization_event(dg.AssetKey("drift_report"))
     logs.mkdir(parents=True, exist_ok=True)
-    daemon = runner.start_daemon(env, logs / "dagster-daemon.log")
+    since = dt.datetime.now(dt.UTC)
     outcomes = done if done is not None else []
-    folders = carried_folders(assets)
     try:
-        for day in days:
-            outcomes.append(run_day(instance, day, env, trigger, daemon, assets, run_config))
-            progress(outcomes, len(days), out)
-        failed = [o.day for o in outcomes if o.status != "SUCCESS"]
-        later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
-        if later and failed:
-            print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
-                  f"replaced; not re-run because {failed[0]} failed", file=out, flush=True)
-        elif later:
-            print(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
-                  f"replaced ({later[min(later)]}): re-running them in order", file=out, flush=True)
-            total = len(days) + len(later)
-            for day in sorted(later):
-                why = stale_later(state_root, folders, days[-1]).get(day)
-                if not why:  # an earlier re-run left the state it continues from as it was
-                    print(f"note: {day} is current again (the state it continues from came out unchanged): kept",
-                          file=out, flush=True)
-                    continue
-                outcomes.append(run_day(instance, day, env, trigger, daemon, assets, run_config, stale=why))
-                progress(outcomes, total, out)
-    finally:
-        runner.stop_process(daemon)
+        with runner.code_server(env, logs / "code-server.log") as target:
+            daemon = runner.start_daemon(env, logs / "dagster-daemon.log", target)
+            _run_all(instance, days, env, out, trigger, outcomes, (daemon, target), assets, run_config, state_root)
+            runner.stop_process(daemon)
+    except BaseException as exc:  # Ctrl-C, SIGTERM (raised as KeyboardInterrupt), an error: leave nothing running
+        runner.stop_started()  # the daemon and the code server, with the run workers they started
+        why = f"stopped: {type(exc).__name__}" + (f" ({exc})" if str(exc) else "")
+        runner.cancel_unfinished(instance, since, (DAILY_JOB, RETRAINING_JOB), why)
+        raise
     return outcomes
 
 
-def run_day(instance, day: str, env: dict[str, str], trigger: str, daemon, assets: list[str] | None,
+def _run_all(instance, days: list[str], env: dict[str, str], out: TextIO, trigger: str, outcomes: list[DayOutcome],
+             driver: tuple, assets: list[str] | None, run_config: dict | None, state_root: Path | None) -> None:
+    """The days in order, then the later days whose carried state they replaced."""
+    folders = carried_folders(assets)
+    bar = Progress(len(days), out)
+    try:
+        for day in days:
+            bar.running(f"running {day}")
+            outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config))
+            bar.day_done(outcomes[-1])
+        failed = [o.day for o in outcomes if o.status != "SUCCESS"]
+        later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
+        if later and failed:
+            bar.note(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
+                     f"replaced; not re-run because {failed[0]} failed")
+            return
+        if later:
+            bar.note(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
+                     f"replaced ({later[min(later)]}): re-running them in order")
+            bar.grow(len(later))
+        for day in sorted(later):
+            why = stale_later(state_root, folders, days[-1]).get(day)
+            if not why:  # an earlier re-run left the state it continues from as it was
+                bar.note(f"note: {day} is current again (the state it continues from came out unchanged): kept")
+                continue
+            bar.running(f"re-running {day}")
+            outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config, stale=why))
+            bar.day_done(outcomes[-1])
+    finally:
+        bar.close()
+
+
+def run_day(instance, day: str, env: dict[str, str], trigger: str, driver: tuple, assets: list[str] | None,
             run_config: dict | None, stale: str = "") -> DayOutcome:
-    """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended."""
+    """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended. `driver`:
+    the daemon process and the workspace arguments of the code server it uses."""
     from ops_pipelines import runner
 
+    daemon, target = driver
     t0 = time.perf_counter()
     tags = {keys.TRIGGER: trigger, **({keys.RERUN_REASON: stale[:200]} if stale else {})}
-    run_id = runner.launch_run(DAILY_JOB, day, tags, env, assets=assets, run_config=run_config)
+    run_id = runner.launch_run(DAILY_JOB, day, tags, env, assets=assets, run_config=run_config, target=target)
     run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
     retrained = retraining_note(instance, day, daemon)
     error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)
     return DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error, stale, retries)
 
 
-def progress(outcomes: list[DayOutcome], total: int, out: TextIO) -> None:
-    o, i = outcomes[-1], len(outcomes)
-    bar = "#" * i + "." * max(total - i, 0)
-    note = " (later day re-run: its carried state was stale)" if o.stale else ""
-    note += f" after {o.retries} automatic retr{'y' if o.retries == 1 else 'ies'}" if o.retries else ""
-    note += f"; retraining: {o.retraining}" if o.retraining else ""
-    note += f"; {o.error}" if o.error else ""
-    print(f"[{bar}] {i:>2}/{total} {o.day} {o.status.lower()} in {o.seconds:.0f}s{note}", file=out, flush=True)
+class Progress:
+    """Days done out of the total: on a terminal a tqdm bar that redraws in place (elapsed time ticking, the day
+    running now), with each finished day's line printed above it; otherwise (a log, a pipe) one plain line a day."""
+
+    def __init__(self, total: int, out: TextIO):
+        self.total, self.out, self.done = total, out, 0
+        self.bar = None
+        if getattr(out, "isatty", lambda: False)():
+            import threading
+
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, file=out, unit="day", dynamic_ncols=True, leave=False,
+                            bar_format="{desc} {bar} {n_fmt}/{total_fmt} days [{elapsed}<{remaining}] {postfix}")
+            self.stop = threading.Event()
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def _tick(self) -> None:
+        while not self.stop.wait(1.0):  # elapsed time moves while a day runs, not only when one ends
+            self.bar.refresh()
+
+    def running(self, what: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(what)
+
+    def grow(self, more: int) -> None:
+        self.total += more
+        if self.bar is not None:
+            self.bar.total = self.total
+            self.bar.refresh()
+
+    def note(self, text: str) -> None:
+        if self.bar is None:
+            print(text, file=self.out, flush=True)
+        else:
+            self.bar.write(text, file=self.out)
+
+    def day_done(self, o: DayOutcome) -> None:
+        self.done += 1
+        note = " (later day re-run: its carried state was stale)" if o.stale else ""
+        note += f" after {o.retries} automatic retr{'y' if o.retries == 1 else 'ies'}" if o.retries else ""
+        note += f"; retraining: {o.retraining}" if o.retraining else ""
+        note += f"; {o.error}" if o.error else ""
+        self.note(f"day {self.done:>2}/{self.total} {o.day} {o.status.lower()} in {o.seconds:.0f}s{note}")
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.stop.set()
+            self.bar.close()
 
 
 def carried_folders(assets: list[str] | None) -> list[str]:
@@ -219,8 +282,8 @@ def check_days(first: dt.date, last: dt.date, landing: Path) -> tuple[list[str],
         raise ValueError(f"--end {last} is before --start {first}")
     start = daily_partitions.start.date()
     if first < start:
-        raise ValueError(f"{first} is before the first daily partition {start} (set OPS_PIPELINES_PARTITION_START "
-                         "to an earlier day, also for the UI and the daemon)")
+        raise ValueError(f"{first} is before the first daily partition {start}, the first day in the landing zone "
+                         "(set OPS_PIPELINES_PARTITION_START to an earlier day, also for the UI and the daemon)")
     newest = daily_partitions.get_last_partition_key()
     if newest is None or last.isoformat() > newest:
         raise ValueError(f"{last} has not ended yet (UTC): the last day that can run is {newest}")

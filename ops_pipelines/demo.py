@@ -81,13 +81,18 @@ def print_summary(instance, run_ids: list[str], world: dict, injected: dict[str,
 
     totals: dict[str, dict[str, float]] = {}
     checks: dict[str, list[bool]] = {}
+    why: dict[str, str] = {}  # check -> its first failure, in one line
     kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION}
     for run_id in run_ids:
+        day = (instance.get_run_by_id(run_id).tags or {}).get("dagster/partition", "")
         for entry in instance.all_logs(run_id, of_type=kinds):
             event = entry.dagster_event
             if event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
                 check = event.event_specific_data
-                checks.setdefault(f"{check.asset_key.to_user_string()}.{check.check_name}", []).append(check.passed)
+                name = f"{check.asset_key.to_user_string()}.{check.check_name}"
+                checks.setdefault(name, []).append(check.passed)
+                if not check.passed and name not in why:
+                    why[name] = failure_line(day, check.severity, check.metadata, check.description)
                 continue
             mat = entry.asset_materialization
             agg = totals.setdefault(mat.asset_key.to_user_string(), {})
@@ -110,20 +115,49 @@ def print_summary(instance, run_ids: list[str], world: dict, injected: dict[str,
     anomalies = totals.get("metric_anomalies", {})
     if anomalies:
         print(
-            f"{'metric_anomalies':<22}{int(anomalies.get('dagster/row_count', 0)):>12,} points scored, "
-            f"{int(anomalies.get('anomalous_points', 0)):,} flagged "
-            f"({world.get('incidents', 0)} incidents were injected; see ground_truth/incidents.json)",
+            f"{'metric_anomalies':<22}{int(anomalies.get('dagster/row_count', 0)):>12,} metric points scored, "
+            f"{int(anomalies.get('anomalous_points', 0)):,} flagged anomalous (incidents below)",
             file=out,
         )
-    print("\nChecks (passed/evaluated)", file=out)
+    print("\nChecks (days passed / days evaluated; a failing check's first failure, and why)", file=out)
+    width = max((len(k) for k in checks), default=0)
     for key, outcomes in sorted(checks.items()):
-        print(f"  {key}: {sum(outcomes)}/{len(outcomes)}", file=out)
+        line = f"  {key:<{width}}  {sum(outcomes):>2}/{len(outcomes)}"
+        print(line + (f"  {why[key]}" if key in why else ""), file=out)
     print("\nWorld: " + ", ".join(f"{k}={v}" for k, v in world.items() if not isinstance(v, (dict, list))), file=out)
+
+
+def failure_line(day: str, severity, metadata: dict, description: str | None) -> str:
+    """One line on why a check failed: its day, whether it stops the run, and the first thing its metadata
+    names (e.g. the guardrail a prompt version broke), cut at a word boundary."""
+    level = "warning" if getattr(severity, "value", severity) == "WARN" else "error"
+    detail = ""
+    for key, value in metadata.items():
+        text = str(getattr(value, "value", value) or "").strip()
+        if text and text.lower() != "none" and not isinstance(getattr(value, "value", value), (int, float)):
+            detail = f"{key}: " + "; ".join(part.strip(" -*") for part in text.splitlines() if part.strip(" -*|"))
+            break
+    if not detail:
+        numbers = [f"{k} {getattr(v, 'value', v):.4g}" for k, v in metadata.items()
+                   if isinstance(getattr(v, "value", v), (int, float)) and not isinstance(getattr(v, "value", v), bool)]
+        detail = ", ".join(numbers[:3]) or (description or "no detail recorded")
+    return shorten(f"({level}) {day}: {detail}", LINE_WIDTH - 40)
+
+
+LINE_WIDTH = 140
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one line, cut at a word boundary with an ellipsis when longer than `width`."""
+    import textwrap
+
+    return textwrap.shorten(" ".join(text.split()), width=max(width, 20), placeholder=" ...")
 
 
 def print_incidents(landing, out: TextIO) -> None:
     """Detected incidents with root cause and action, scored against the simulator's ground truth."""
     import json
+    import textwrap
 
     import pandas as pd
 
@@ -135,15 +169,27 @@ def print_incidents(landing, out: TextIO) -> None:
         print("\nIncidents: none found", file=out)
         return
     found = pd.concat(frames, ignore_index=True).drop_duplicates("incident_id", keep="last")
-    points = sum(int(pd.read_parquet(p, columns=["anomalous_points"])["anomalous_points"].sum())
-                 for p in sorted((storage / "alert_noise_report").glob("*.parquet")))
+    noise = [pd.read_parquet(p) for p in sorted((storage / "alert_noise_report").glob("*.parquet"))]
+    noise = pd.concat(noise, ignore_index=True) if noise else pd.DataFrame({"anomalous_points": [0], "alerts": [0]})
+    points, alerts = int(noise["anomalous_points"].sum()), int(noise["alerts"].sum()) if "alerts" in noise else None
     truth = json.loads((landing / "ground_truth" / "incidents.json").read_text())
     score = score_incidents(found, truth, points)
-    print(f"\nIncidents: {len(found)} found, {len(truth)} injected; recall {score.recall:.2f}, precision "
-          f"{score.precision:.2f}, root cause top-1 {score.top1:.2f}, top-3 {score.top3:.2f}; "
-          f"{points:,} anomalous points -> {len(found)} incidents (compression {score.compression:.1%})", file=out)
+    extra = score.detected_incidents - score.matched_detected
+    split = (", an injected incident raised in parts counts each part" if score.matched_detected > score.matched_true
+             else "")
+    print(f"\nIncidents: {score.detected_incidents} raised. Of the {score.true_incidents} injected, "
+          f"{score.matched_true} found and {score.true_incidents - score.matched_true} missed (recall {score.recall:.2f}); "
+          f"{score.matched_detected} of the raised match an injected one and {extra} are extra detections "
+          f"(precision {score.precision:.2f}{split}); the root cause is right first for {score.top1:.0%} of those found "
+          f"(top-3 {score.top3:.0%}).", file=out)
+    funnel = f" -> {alerts:,} alerts" if alerts is not None else ""
+    print(f"Noise: {points:,} anomalous points (metric points flagged above, plus log anomalies){funnel} -> "
+          f"{len(found)} incidents (compression {score.compression:.1%})", file=out)
+    wrap = textwrap.TextWrapper(width=LINE_WIDTH, initial_indent=" " * 4 + "action: ", subsequent_indent=" " * 12,
+                                break_long_words=False, break_on_hyphens=False)
     for row in found.sort_values("start").itertuples():
-        print(f"  {row.start:%m-%d %H:%M}-{row.end:%H:%M} {row.severity:<8} root {row.root_cause:<18} {row.suggested_action[:90]}", file=out)
+        print(f"  {row.start:%m-%d %H:%M}-{row.end:%H:%M} {row.severity:<8} root cause {row.root_cause}", file=out)
+        print(wrap.fill(" ".join(str(row.suggested_action).split())), file=out)
 
 
 def print_llm_quality(landing, out: TextIO) -> None:

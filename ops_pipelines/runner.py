@@ -3,6 +3,8 @@ sensors; runs are submitted to the instance's queue (as the nightly schedule wou
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import os
 import re
@@ -13,7 +15,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-CODE_LOCATION = ["-m", "ops_pipelines.definitions"]
+# The repository's workspace file names the location "ops_pipelines", as pyproject's [tool.dg.project] does;
+# `-m ops_pipelines.definitions` would name it after the module and Dagster would warn on every load.
+LOCATION_NAME = "ops_pipelines"
+CODE_LOCATION = ["-w", str(Path(__file__).resolve().parent.parent / "workspace.yaml")]
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 
 
@@ -23,31 +28,131 @@ def dagster_bin(name: str) -> str:
 
 
 def start_process(args: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-    """A child in its own process group, so stopping it also stops the run workers it started."""
+    """A child in its own process group, so stopping it also stops what it started (code servers, run
+    workers); remembered until stopped, so `owned_children` can stop it on any exit."""
     out = open(log, "ab") if log else None  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True)
+    proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT if out else None, start_new_session=True)
+    _started.append(proc)
+    return proc
+
+
+def run_process(args: list[str], env: dict[str, str]) -> tuple[int, str]:
+    """Run a short-lived child to its end in its own process group: (exit code, stderr). Interrupted, it
+    stops the child's whole group before re-raising (`subprocess.run` would kill the child alone)."""
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    _started.append(proc)
+    try:
+        _, stderr = proc.communicate()
+    finally:
+        stop_process(proc)
+    return proc.returncode, stderr
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+    """SIGTERM to the child's process group, SIGKILL after `timeout` seconds; then forget the child (not
+    before: interrupted meanwhile, `owned_children` still stops it)."""
+    if proc.poll() is None:
+        _signal_group(proc, signal.SIGTERM)
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
             pass
-        proc.wait()
+    # The group outlives its leader when the leader exits first (a code server, a run worker): kill the rest.
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
+    if proc in _started:
+        _started.remove(proc)
 
 
-def start_daemon(env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-    return start_process([dagster_bin("dagster-daemon"), "run", *CODE_LOCATION], env, log)
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
-# The code location as the daemon loads it (`-m ops_pipelines.definitions`): its name is the module's.
-LOCATION_NAME = "ops_pipelines.definitions"
+def stop_started(timeout: float = 20.0) -> None:
+    """Stop every child this process started and has not stopped yet: SIGTERM to all at once, then each is
+    waited for (SIGKILL once `timeout` seconds have passed for all of them together)."""
+    procs = list(reversed(_started))
+    for proc in procs:
+        if proc.poll() is None:
+            _signal_group(proc, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        stop_process(proc, timeout=max(deadline - time.monotonic(), 0.1))
+
+
+# Every child started here and not yet stopped. A daemon left behind keeps ticking sensors and starting
+# code servers for hours, so a command that starts one stops it however it ends.
+_started: list[subprocess.Popen] = []
+atexit.register(stop_started)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def owned_children():
+    """Within: SIGTERM and SIGHUP raise KeyboardInterrupt like Ctrl-C does; on leaving, however (return, error,
+    signal), every child started in it is stopped with its process group (a second signal meanwhile is ignored)."""
+    previous = {sig: signal.signal(sig, _interrupt) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        ignored = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (*STOP_SIGNALS, signal.SIGINT)}
+        try:
+            stop_started()
+        finally:
+            for sig, handler in {**ignored, **previous}.items():
+                signal.signal(sig, handler)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def start_daemon(env: dict[str, str], log: Path | None = None, target: list[str] | None = None) -> subprocess.Popen:
+    """`dagster-daemon run` over `target` (workspace arguments; default the repository's workspace file)."""
+    return start_process([dagster_bin("dagster-daemon"), "run", *(target or CODE_LOCATION)], env, log)
+
+
+@contextlib.contextmanager
+def code_server(env: dict[str, str], log: Path | None = None, timeout: float = 600.0):
+    """One code server for everything started within (daemon, run launches, webserver): yields the workspace
+    arguments that point at it. Without it each of them starts code servers of its own, and the daemon
+    replaces its code server every minute: a Python process loading the whole code location each time."""
+    import socket
+    import tempfile
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = start_process([dagster_bin("dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(port),
+                          "--location-name", LOCATION_NAME, "-m", "ops_pipelines.definitions"], env, log)
+    with tempfile.TemporaryDirectory(prefix="ops_workspace_") as tmp:
+        workspace = Path(tmp, "workspace.yaml")
+        workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {port}\n"
+                             f"      location_name: {LOCATION_NAME}\n")
+        try:
+            wait_for(lambda: _serving(port), timeout, "the code server", proc)
+            yield ["-w", str(workspace)]
+        finally:
+            stop_process(proc)
+
+
+def _serving(port: int) -> bool:
+    """True once the gRPC server on `port` answers its health check as serving (its code is loaded then)."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="DagsterApi"), timeout=2)
+    except grpc.RpcError:
+        return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
 REPOSITORY_NAME = "__repository__"
 # The UI's own route to the run queue (`dagster job launch` cannot select assets; `dg launch` executes in
 # process, past the queue and the daemon).
@@ -64,7 +169,7 @@ mutation Launch($params: ExecutionParams!) {
 
 
 def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, str], assets: list[str] | None = None,
-               run_config: dict | None = None) -> str:
+               run_config: dict | None = None, target: list[str] | None = None) -> str:
     """Submit a partition run of `job` (only `assets` of it when given, with `run_config`) to the instance's run
     queue, as the UI's launchpad does; the daemon launches it. Returns the run id."""
     import tempfile
@@ -76,13 +181,13 @@ def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, st
               "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in {"dagster/partition": partition, **tags}.items()]}}
     with tempfile.TemporaryDirectory(prefix="ops_launch_") as tmp:
         answer = Path(tmp, "answer.json")
-        done = subprocess.run(
-            [dagster_bin("dagster-graphql"), *CODE_LOCATION, "-t", LAUNCH_RUN, "-v", json.dumps({"params": params}),
-             "-o", str(answer)], env=env, capture_output=True, text=True, check=False)
+        code, stderr = run_process(
+            [dagster_bin("dagster-graphql"), *(target or CODE_LOCATION), "-t", LAUNCH_RUN, "-v", json.dumps({"params": params}),
+             "-o", str(answer)], env)
         reply = json.loads(answer.read_text()) if answer.exists() else None
     result = ((reply or {}).get("data") or {}).get("launchRun") or {}
-    if done.returncode != 0 or result.get("__typename") != "LaunchRunSuccess":
-        raise RuntimeError(f"could not submit {job} for {partition}: {_launch_error(reply, result, done.stderr)}")
+    if code != 0 or result.get("__typename") != "LaunchRunSuccess":
+        raise RuntimeError(f"could not submit {job} for {partition}: {_launch_error(reply, result, stderr)}")
     return result["run"]["runId"]
 
 
@@ -96,14 +201,14 @@ def _launch_error(reply: dict | None, result: dict, stderr: str) -> str:
 
 
 def wait_for(predicate, timeout: float, what: str, alive: subprocess.Popen | None = None, poll: float = 0.5) -> Any:
-    """Poll until `predicate()` returns something truthy; fail clearly on timeout or a dead daemon."""
+    """Poll until `predicate()` returns something truthy; fail clearly on timeout or a dead process."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
         if value:
             return value
         if alive is not None and alive.poll() is not None:
-            raise RuntimeError(f"the Dagster daemon exited (code {alive.returncode}) while waiting for {what}")
+            raise RuntimeError(f"{_name(alive)} exited (code {alive.returncode}) while waiting for {what}")
         time.sleep(poll)
     raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
 
@@ -120,12 +225,31 @@ def sensor_cursor(instance, sensor_name: str) -> str | None:
     return None
 
 
+def active_statuses() -> list:
+    """The statuses of a run that has not finished."""
+    import dagster as dg
+
+    return [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+            dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+
+
 def active_runs(instance, job_name: str) -> list:
     import dagster as dg
 
-    active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-    return instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=active))
+    return instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=active_statuses()))
+
+
+def cancel_unfinished(instance, since, jobs: tuple[str, ...], why: str) -> list[str]:
+    """Mark the runs of `jobs` created after `since` (a UTC datetime) that have not finished as canceled, with
+    `why`: their run workers were stopped with the daemon that launched them, and nothing else would end them."""
+    import dagster as dg
+
+    ended = []
+    for job in jobs:
+        for run in instance.get_runs(filters=dg.RunsFilter(job_name=job, statuses=active_statuses(), created_after=since)):
+            instance.report_run_canceled(run, message=why)
+            ended.append(run.run_id)
+    return ended
 
 
 def finished_status(instance, run_id: str) -> str | None:
@@ -168,6 +292,11 @@ def retry_of(instance, run_id: str, timeout: float, daemon: subprocess.Popen | N
 
     retry = wait_for(found, timeout, f"the automatic retry of run {run_id}", daemon)
     return None if retry == NO_RETRY else retry
+
+
+def _name(proc: subprocess.Popen) -> str:
+    args = proc.args if isinstance(proc.args, list) else [str(proc.args)]
+    return "the Dagster daemon" if "dagster-daemon" in args[0] else f"`{Path(args[0]).name} {' '.join(args[1:3])}`"
 
 
 NO_RETRY = "-"  # Dagster's retry could not be launched and ours does not apply

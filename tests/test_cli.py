@@ -120,7 +120,7 @@ def test_run_goes_through_your_own_landing_zone_day_by_day_and_says_which_day_fa
     out = run(["run", "--from", "2026-03-02", "--to", "2026-03-04", "--home", "mine"], tmp_path)
     assert out.returncode == 1, out.stdout[-3000:] + out.stderr[-3000:]
     assert "Traceback" not in out.stderr
-    progress = [line for line in out.stdout.splitlines() if line.startswith("[")]
+    progress = [line for line in out.stdout.splitlines() if line.startswith("day ")]
     assert [line.split()[2:4] for line in progress] == [["2026-03-02", "success"], ["2026-03-03", "success"],
                                                         ["2026-03-04", "failure"]]
     table = out.stdout[out.stdout.index("Per day"):].splitlines()[1:4]
@@ -244,7 +244,7 @@ def test_rerunning_day_one_of_three_after_day_three_reruns_the_days_its_state_ch
 
     out = run(["run", "--start", days[0], "--end", days[0], "--home", "first", *flags], tmp_path)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    progress = [line.split() for line in out.stdout.splitlines() if line.startswith("[")]
+    progress = [line.split() for line in out.stdout.splitlines() if line.startswith("day ")]
     assert [p[2:4] for p in progress] == [[days[0], "success"], [days[1], "success"], [days[2], "success"]]
     assert [p[1] for p in progress] == ["1/1", "2/3", "3/3"]  # the later days are known once day 1 has run
     note = next(line for line in out.stdout.splitlines() if line.startswith("note: "))

@@ -79,6 +79,7 @@ def test_the_read_only_ui_shows_the_graph_but_refuses_to_launch_a_run(read_only_
     base, proc, log = read_only_ui
     permissions = {p["permission"]: p["value"] for p in graphql(base, "{ permissions { permission value } }")["permissions"]}
     assert permissions["launch_pipeline_execution"] is False and permissions["start_schedule"] is False
+    assert graphql(base, "{ shouldShowNux }")["shouldShowNux"] is False  # a fresh instance: no welcome modal
 
     repos = graphql(base, "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } "
                           "jobs { name } } } } }")["repositoriesOrError"]["nodes"]
@@ -98,3 +99,5 @@ def test_the_read_only_ui_shows_the_graph_but_refuses_to_launch_a_run(read_only_
     started = children(proc.pid)
     assert len(started) == 1 and "dagster-webserver" in started[0] and "--read-only" in started[0], started
     assert "read-only" in log.read_text()
+    # The location is named as the project names it: no "code location name ... does not match" warning.
+    assert "does not match the name" not in log.read_text()

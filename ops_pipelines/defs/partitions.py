@@ -1,11 +1,23 @@
 """The one daily partitions definition every time-based asset uses (UTC days)."""
 
+import datetime as dt
 import os
 
 import dagster as dg
 
-# Start early enough for users' history; OPS_PIPELINES_PARTITION_START moves it.
-daily_partitions = dg.DailyPartitionsDefinition(start_date=os.environ.get("OPS_PIPELINES_PARTITION_START", "2024-01-01"))
+
+def _daily_range() -> tuple[str, str | None]:
+    # Where the data is, read at load (a folder listing): the UI shows the days that exist, not years of empty
+    # partitions. OPS_PIPELINES_PARTITION_START / _END override it (docs/platform.md#daily-partitions).
+    from ops_pipelines import settings
+    from ops_pipelines.lib.partition_range import partition_range
+
+    return partition_range(settings.landing_dir(), os.environ, fallback_start=SAMPLE_WORLD_START)
+
+
+SAMPLE_WORLD_START = dt.date(2026, 3, 2)  # the sample world's first day (lib/sim): the start of an empty landing zone
+_start, _end = _daily_range()
+daily_partitions = dg.DailyPartitionsDefinition(start_date=_start, end_date=_end)
 
 
 def _model_names() -> list[str]:

@@ -41,6 +41,9 @@ BOOTSTRAP_DAY = (pd.Timestamp(START) + pd.Timedelta(days=WINDOW_DAYS - 1)).date(
 MLOPS_ASSETS = ["drift_report", "training_dataset", "candidate_model", "model_evaluation"]
 GROUPS = ["aiops", "llmops", "mlops", "platform"]
 BIN = Path(sys.executable).parent
+WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"  # the location is named as the project names it
+LOCATION = "ops_pipelines"
+DAYS = [(pd.Timestamp(START) + pd.Timedelta(days=i)).date().isoformat() for i in range(DEMO_DAYS)]
 UI_TIMEOUT_MS = 90_000  # a loaded 2-core machine can take this long to render a page
 
 
@@ -71,6 +74,18 @@ def graphql(base: str, query: str) -> dict:
         body = json.load(resp)
     assert "errors" not in body, body
     return body["data"]
+
+
+def reload_location(base: str, timeout: float = 300.0) -> None:
+    """Reload the code location (the UI's "Reload" button) and wait until it has loaded again."""
+    graphql(base, f'mutation {{ reloadRepositoryLocation(repositoryLocationName: "{LOCATION}") {{ __typename }} }}')
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        entries = graphql(base, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
+        if entries["workspaceOrError"]["locationEntries"][0]["loadStatus"] == "LOADED":
+            return
+        time.sleep(1)
+    pytest.fail(f"the code location did not load again within {timeout:.0f}s")
 
 
 def write_models_file(path: Path) -> Path:
@@ -128,11 +143,12 @@ def demo(tmp_path_factory):
     log = home / "webserver.log"
     with open(log, "w") as out:
         web = subprocess.Popen([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", base.rsplit(":", 1)[1],
-                                "-m", "ops_pipelines.definitions"], cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                "-w", str(WORKSPACE)], cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT,
                                start_new_session=True)  # its own process group: the code server it spawns stops with it
     try:
         output = run_demo(home, env)
         wait_for_server(base, web, log)
+        reload_location(base)  # loaded before the demo's landing zone existed: its partitions follow the data now
         location = graphql(base, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
         yield SimpleNamespace(base=base, home=home, storage=home / "storage", reports=home / "reports", output=output,
                               location=location["workspaceOrError"]["locationEntries"][0]["name"])
@@ -158,14 +174,12 @@ def browser():
 
 @pytest.fixture(scope="module")
 def ui(browser, demo):
-    """One page on the webserver, with the first-visit "Join the Dagster community" modal dismissed."""
+    """One page on the webserver; the first-visit "Join the Dagster community" modal never shows."""
     page = browser.new_page(viewport={"width": 1600, "height": 1000})
     page.set_default_timeout(UI_TIMEOUT_MS)
     page.goto(demo.base)
-    # The modal shows on a loopback origin until the instance records it as seen; ask the server.
-    if graphql(demo.base, "{ shouldShowNux }")["shouldShowNux"]:
-        page.get_by_role("button", name="Skip").click()
-        page.get_by_text("Join the Dagster community").wait_for(state="hidden")
+    # The instance the CLI writes turns the welcome modal off (`nux: enabled: false`): nobody has to dismiss it.
+    assert graphql(demo.base, "{ shouldShowNux }")["shouldShowNux"] is False
     page.demo = demo
     yield page
     page.close()
@@ -264,7 +278,7 @@ def test_demo_bootstraps_the_model_through_the_retraining_sensor(demo):
     assert (tags["dagster/partition/date"], tags["dagster/partition/model"]) == (BOOTSTRAP_DAY, MODEL)
     # What the demo printed: the bootstrap day's progress line names the retraining, and the models
     # summary has the model's line with the evaluation decision the run stored.
-    day_line = next(line for line in demo.output.splitlines() if f" {BOOTSTRAP_DAY} " in line and line.startswith("["))
+    day_line = next(line for line in demo.output.splitlines() if f" {BOOTSTRAP_DAY} " in line and line.startswith("day "))
     assert "retraining:" in day_line and MODEL in day_line and run["status"].lower() in day_line, day_line
     evaluation = pd.read_parquet(demo.storage / "model_evaluation" / f"{BOOTSTRAP_DAY}|{MODEL}.parquet").iloc[-1]
     models = demo.output.split("\nModels", 1)[1].split("\n\n", 1)[0]
@@ -320,3 +334,14 @@ def test_asset_graph_shows_the_mlops_assets_and_drift_report_its_summary(ui, art
     assert all(column in columns for column in json.loads(stored["columns"])), columns
     summary.scroll_into_view_if_needed()
     ui.screenshot(path=str(artifacts / "drift_report_asset.png"))
+
+
+def test_partitions_are_the_demo_days_and_each_daily_asset_shows_its_freshness_check(ui, artifacts):
+    assert ui.demo.location == LOCATION
+    node = graphql(ui.demo.base, '{ assetNodeOrError(assetKey: {path: ["ops_health_report"]}) { ... on AssetNode { '
+                                 'partitionKeys assetChecksOrError { ... on AssetChecks { checks { name } } } } } }')
+    node = node["assetNodeOrError"]
+    assert node["partitionKeys"] == DAYS  # where the data is, not years of empty partitions
+    assert "freshness_check" in {c["name"] for c in node["assetChecksOrError"]["checks"]}
+    open_ui(ui, "/assets/ops_health_report?view=checks", "freshness_check")
+    ui.screenshot(path=str(artifacts / "health_report_freshness_check.png"))

@@ -74,3 +74,26 @@ def test_the_cross_domain_edges_are_real_dependencies():
     assert {"telemetry_metrics", "incidents"} <= parents["incident_risk_features"]
     assert {"incidents", "drift_report", "llm_quality_daily"} <= parents["ops_health_report"]
     assert graph.get(dg.AssetKey("training_dataset")).partitions_def is not None
+
+
+def test_downstream_daily_assets_follow_their_inputs_and_daily_assets_have_a_freshness_check():
+    import dagster as dg
+
+    from ops_pipelines.definitions import defs
+    from ops_pipelines.defs.mlops.training import TRAINING_ASSETS
+    from ops_pipelines.defs.platform.freshness import WATCHED
+
+    graph = defs.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        automated = node.automation_condition is not None
+        expected = bool(node.parent_keys - {key}) and key.to_user_string() not in TRAINING_ASSETS
+        assert automated == expected, key.to_user_string()
+    checks = {k.asset_key.to_user_string() for k in graph.asset_check_keys if k.name == "freshness_check"}
+    assert checks == set(WATCHED)
+    # The sensor evaluates them; the jobs that write a day (maybe an old one) do not.
+    for job in ("daily_job", "landing_ingestion_job"):
+        keys = defs.resolve_job_def(job).asset_layer.asset_graph.asset_check_keys
+        assert not [k for k in keys if k.name == "freshness_check"], job
+    sensor = defs.resolve_sensor_def("freshness_checks_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING

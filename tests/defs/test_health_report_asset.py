@@ -69,4 +69,6 @@ def test_the_report_shows_each_models_drift_and_its_latest_retraining_decision(t
                                **{**upstream(), "drift_report": drift}, stored_partitions=config)
     report = result.metadata["report"].value
     assert "ctr_logreg" in report and "price, category" in report
+    due = (pd.Timestamp(DAY) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    assert f"due by {due} 06:00 UTC" in report and "freshness_check" in report
     assert "v2 promoted" in report and "v3" not in report

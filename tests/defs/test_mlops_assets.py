@@ -123,6 +123,12 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
         meta = shift.asset_materializations_for_node("drift_report")[0].metadata
         assert meta[f"{MODEL}/dataset_drift"].value is True
         assert meta[f"{MODEL}/incidents"].value == "INC-9"
+        # Tidy in the UI: per-column detail is one Markdown table, no key is empty, floats are rounded.
+        assert not [k for k in meta if k.count("/") > 1], "per-column keys are back"
+        assert "| column | method | score | threshold | drifted |" in meta[f"{MODEL}/columns"].value
+        assert not [k for k, v in meta.items() if v.value in ("", None)]
+        share = meta[f"{MODEL}/drift_share"].value
+        assert share == float(f"{share:.4g}")
         requests, cursor = sensor_requests(instance, cursor)
         assert [r.run_key for r in requests] == [f"{MODEL}:v1:{DAYS[2]}"]
         assert requests[0].tags["ops/window_start"] == DAYS[2]

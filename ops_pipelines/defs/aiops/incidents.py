@@ -115,10 +115,11 @@ def alert_noise_report(metric_anomalies, log_anomalies, incidents):
 
     from ops_pipelines.lib.aiops.incidents import alerts, all_events
     from ops_pipelines.lib.aiops.rollups import noise_funnel
+    from ops_pipelines.lib.tidy_metadata import tidy
 
     events = all_events(metric_anomalies, log_anomalies)
     funnel = noise_funnel(len(events), len(alerts(events)), len(incidents))
-    return dg.Output(pd.DataFrame([funnel]), metadata={k: float(v) if isinstance(v, float) else int(v) for k, v in funnel.items()})
+    return dg.Output(pd.DataFrame([funnel]), metadata=tidy({k: float(v) if isinstance(v, float) else int(v) for k, v in funnel.items()}))
 
 
 def incident_table(found) -> str:

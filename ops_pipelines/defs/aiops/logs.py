@@ -22,16 +22,11 @@ _PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):
     """The log templates seen this day (variable fields masked), with ids that stay the same from
     day to day: text, level, services, line count and when each template was first seen."""
-    from ops_pipelines.lib.aiops.log_templates import (
-        daily_templates,
-        load_miner,
-        mine_logs,
-        save_miner,
-    )
+    from ops_pipelines.lib.aiops.log_templates import daily_templates, mine_logs_from, save_miner
 
     day = context.partition_key
     previous = state_store.previous(context, TEMPLATES)
-    mined, miner = mine_logs(service_logs, load_miner(previous) if previous is not None else None)
+    mined, miner = mine_logs_from(service_logs, previous)
     save_miner(miner, state_store.path(TEMPLATES, day))
     state_store.record(TEMPLATES, day, {TEMPLATES: previous})
     table = daily_templates(mined)
@@ -64,7 +59,7 @@ def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: 
     """One row per log line: its template, and whether it is an alert and why. A CRITICAL line is an
     alert at any rate (dump fields and caller errors aside); a WARN or ERROR line alerts when its
     template bursts far above its own learned rate; INFO and DEBUG lines never alert on their own."""
-    from ops_pipelines.lib.aiops.log_templates import load_miner, mine_logs
+    from ops_pipelines.lib.aiops.log_templates import mine_logs_from
     from ops_pipelines.lib.aiops.logs import (
         load_detector_state,
         save_detector_state,
@@ -72,9 +67,10 @@ def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: 
     )
 
     day = context.partition_key
-    # Re-mine from log_templates' previous-day state: the same input and state give its exact ids.
+    # Mined from log_templates' previous-day state: the same input and state give its exact ids (and in the
+    # same run, its very result: mined once).
     miner = state_store.latest_before(TEMPLATES, day)
-    mined, _ = mine_logs(service_logs, load_miner(miner) if miner is not None else None)
+    mined, _ = mine_logs_from(service_logs, miner)
     previous = state_store.previous(context, ANOMALIES)
     scored, state = score_logs(mined, load_detector_state(previous) if previous is not None else None)
     save_detector_state(state, state_store.path(ANOMALIES, day))

@@ -60,11 +60,12 @@ def llm_quality_daily(llm_eval_scores, llmops_config: LLMOpsConfig):
     latency p50/p95/p99, tokens, cost per response and per day; checked against the guardrails."""
     from ops_pipelines.lib.llmops.guardrails import breaches, spend
     from ops_pipelines.lib.llmops.quality import quality_daily
+    from ops_pipelines.lib.tidy_metadata import tidy
 
     table = quality_daily(llm_eval_scores)
     rails = llmops_config.guardrails()
     answered = llm_eval_scores[llm_eval_scores["status"] == "ok"]
-    yield dg.Output(table, metadata={
+    yield dg.Output(table, metadata=tidy({
         "dagster/row_count": len(table),
         "responses": len(llm_eval_scores),
         "cost_usd": spend(table),
@@ -72,7 +73,7 @@ def llm_quality_daily(llm_eval_scores, llmops_config: LLMOpsConfig):
         "latency_p95_ms": float(llm_eval_scores["latency_ms"].quantile(0.95)) if len(llm_eval_scores) else 0.0,
         "hallucination_rate": float(answered["hallucinated"].astype("boolean").mean()) if answered["hallucinated"].notna().any() else 0.0,
         "table": dg.MetadataValue.md(table.round(4).to_markdown(index=False) if len(table) else "no traces"),
-    })
+    }))
     for role in ("candidate", "production"):
         found = breaches(table, rails, role) if len(table) else []
         yield dg.AssetCheckResult(

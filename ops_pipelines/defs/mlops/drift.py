@@ -7,6 +7,7 @@ from ops_pipelines.defs.partitions import daily_partitions
 from ops_pipelines.io.parquet import StoredPartitions
 from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.mlops.config import load_models
+from ops_pipelines.lib.tidy_metadata import tidy
 from ops_pipelines.resources.dataset_store import DatasetStore
 from ops_pipelines.resources.model_registry import ModelRegistry
 from ops_pipelines.resources.state_store import StateStore, state_check_spec
@@ -103,16 +104,13 @@ def carried_streak(rows: list[dict]) -> str:
 
 
 def model_metadata(spec, result, drift, html) -> dict:
-    """`<model>/...` metadata: per-column scores and verdicts (plotted over time by the UI), the
+    """`<model>/...` metadata: the drift share (plotted over time by the UI), the per-column table, the
     report's path, performance, and the retraining request the sensor reads."""
     prefix, meta = spec.name, {}
     if drift is not None:
         meta[f"{prefix}/report"] = dg.MetadataValue.path(str(html))
         meta[f"{prefix}/drift_share"] = float(drift.drift_share)
-        for name, col in drift.columns.items():
-            meta[f"{prefix}/{name}/score"] = float(col.score)
-            meta[f"{prefix}/{name}/threshold"] = float(col.threshold)
-            meta[f"{prefix}/{name}/drifted"] = bool(col.drifted)
+        # Per column: one table (method, score, threshold, verdict), not three keys a column.
         meta[f"{prefix}/columns"] = dg.MetadataValue.md(drift_table(drift))
     for name in ("prediction_drift", "label_drift"):
         if getattr(result, name) is not None:
@@ -134,7 +132,7 @@ def model_metadata(spec, result, drift, html) -> dict:
     meta[keys.model_key(prefix, keys.INCIDENTS)] = ",".join(result.incidents)
     if result.note:
         meta[f"{prefix}/note"] = result.note
-    return meta
+    return tidy(meta)  # an empty retrain_key is left out: the sensor reads a missing one as "nothing to do"
 
 
 def incident_ids_on(incidents, day_ts) -> list[str]:

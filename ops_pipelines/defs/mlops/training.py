@@ -7,6 +7,7 @@ from ops_pipelines import keys
 from ops_pipelines.defs.mlops.drift import SOURCES
 from ops_pipelines.defs.partitions import training_partitions
 from ops_pipelines.io.parquet import StoredPartitions
+from ops_pipelines.lib.tidy_metadata import tidy
 from ops_pipelines.resources.dataset_store import DatasetStore
 from ops_pipelines.resources.model_registry import ModelRegistry
 
@@ -186,8 +187,8 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
                        "candidate_metric": evaluation.candidate_metric, "champion_metric": evaluation.champion_metric,
                        "window_start": window.start.isoformat(), "window_end": window.end.isoformat(),
                        "window_days": window.days, "window_labels": json.dumps(window.labels, sort_keys=True)}]),
-        metadata={"decision": decision, "reason": evaluation.reason, "candidate_version": version,
-                  "previous_champion": int(current.version) if current is not None else 0,
-                  "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
-                  **evaluation.to_metadata()},
+        metadata=tidy({"decision": decision, "reason": evaluation.reason, "candidate_version": version,
+                       "previous_champion": int(current.version) if current is not None else 0,
+                       "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
+                       **evaluation.to_metadata()}),
     )

@@ -5,9 +5,11 @@ import dagster as dg
 from ops_pipelines.defs.executors import daily_executor
 from ops_pipelines.defs.mlops.training import TRAINING_ASSETS
 from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.defs.platform.freshness import FRESHNESS_CHECKS
 
-# Everything daily; retraining runs per (day, model) and is launched by the retraining sensor.
-DAILY_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets(*TRAINING_ASSETS)
+# Everything daily; retraining runs per (day, model) and is launched by the retraining sensor; freshness checks
+# are the freshness sensor's.
+DAILY_SELECTION = dg.AssetSelection.all() - dg.AssetSelection.assets(*TRAINING_ASSETS) - FRESHNESS_CHECKS
 
 daily_job = dg.define_asset_job(
     "daily_job",

@@ -6,12 +6,13 @@ import dagster as dg
 
 from ops_pipelines import keys
 from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.defs.platform.freshness import FRESHNESS_CHECKS
 from ops_pipelines.factories.ingestion import INGESTION_ASSETS
 from ops_pipelines.resources.landing_zone import LandingZone
 
 ingestion_job = dg.define_asset_job(
     "landing_ingestion_job",
-    selection=dg.AssetSelection.assets(*INGESTION_ASSETS.values()).required_multi_asset_neighbors(),
+    selection=dg.AssetSelection.assets(*INGESTION_ASSETS.values()).required_multi_asset_neighbors() - FRESHNESS_CHECKS,
     partitions_def=daily_partitions,
     description="Ingest the landing zone for one day: metrics, logs, LLM traces, model events and change events.",
 )

@@ -38,9 +38,10 @@ def correlate_day(day: str, metric_anomalies: pd.DataFrame, log_anomalies: pd.Da
                           context=context, logs=logs, params=params)
     eps = found.episodes
     change_windows = windows(changes, patterns) if len(changes) else pd.DataFrame(columns=["kind", "service", "start", "end"])
-    following = context.updated(eps.attrs.get("first_seen", {}), eps[eps["start"] >= start] if len(eps) else eps,
+    following = context.updated(found.first_seen, eps[eps["start"] >= start] if len(eps) else eps,
                                 change_windows, end)
     # Those that ended yesterday were reported then.
     today = Correlation(found.incidents[found.incidents["end"] >= start].reset_index(drop=True),
-                        found.annotations[found.annotations["end"] >= start].reset_index(drop=True), eps)
+                        found.annotations[found.annotations["end"] >= start].reset_index(drop=True), eps,
+                        found.first_seen)
     return today, following

@@ -217,3 +217,25 @@ def save_miner(miner: LogTemplateMiner, path: Path) -> None:
 def load_miner(path: Path) -> LogTemplateMiner:
     with zipfile.ZipFile(path) as zf:
         return LogTemplateMiner.from_bytes(zf.read(STATE_MEMBER))
+
+
+# The last batch mined in this process: log_templates and log_anomalies mine the same day from the same
+# state in one run (in-process executor), and mining is a third of a day's CPU. Keyed by the content of
+# both, so a hit is exactly what mining again would give.
+_last_mined: tuple[str, MinedLogs, LogTemplateMiner] | None = None
+
+
+def mine_logs_from(logs: pd.DataFrame, state: Path | None) -> tuple[MinedLogs, LogTemplateMiner]:
+    """`mine_logs` of `logs` from the miner saved at `state` (None: a cold start), computed once per process
+    for the same logs and state; the lines come back as a copy the caller may change."""
+    import hashlib
+
+    global _last_mined
+    digest = hashlib.sha256(pd.util.hash_pandas_object(logs, index=False).to_numpy().tobytes())
+    digest.update(b"|" + (state.read_bytes() if state is not None else b"cold"))
+    key = f"{len(logs)}:{list(logs.columns)}:{digest.hexdigest()}"
+    if _last_mined is None or _last_mined[0] != key:
+        mined, miner = mine_logs(logs, load_miner(state) if state is not None else None)
+        _last_mined = (key, mined, miner)
+    _, mined, miner = _last_mined
+    return MinedLogs(mined.lines.copy(), mined.templates.copy(), mined.history_start, mined.skipped), miner

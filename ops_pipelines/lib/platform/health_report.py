@@ -44,6 +44,7 @@ class HealthInputs:
     anomaly_rollups: pd.DataFrame | None = None
     mlops: list[dict] | None = None  # per-model drift / retraining / champion; None until MLOps reports
     annotations: pd.DataFrame | None = None  # movement explained, not raised (anomaly_annotations)
+    freshness: str | None = None  # when the day is due and what watches it (lib/platform/freshness.py)
 
     def __post_init__(self) -> None:
         self.day = dt.date.fromisoformat(str(self.day)).isoformat()  # a bad day fails here, clearly
@@ -315,7 +316,7 @@ def headline_lines(inputs: HealthInputs) -> list[str]:
         f"Models drifted: {h['models_drifted']}, retrainings: {h['retrainings']}" if inputs.mlops else "Models: no MLOps data",
         (f"LLM: {h['llm_responses']:,} responses, ${h['llm_cost_usd']:,.2f}, hallucination {h['llm_hallucination_rate']:.1%}, "
         f"prompt promotions: {h['prompt_promotions']}"),
-    ]
+    ] + ([inputs.freshness] if inputs.freshness else [])
 
 
 # ---------------------------------------------------------------- renderers

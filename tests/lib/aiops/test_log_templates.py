@@ -162,3 +162,29 @@ def test_line_scores_and_per_level():
     levels = per_level(["CRITICAL", "INFO", "CRITICAL", "INFO", "CRITICAL"], predicted, actual)
     assert levels["CRITICAL"]["tp"] == 2 and levels["CRITICAL"]["fn"] == 1 and levels["INFO"]["fp"] == 1
     assert line_scores([False, False], [False, True])["precision"] == 0.0
+
+
+def test_mining_twice_in_one_process_gives_the_same_lines_and_mines_once(tmp_path, monkeypatch):
+    import pandas as pd
+
+    from ops_pipelines.lib.aiops import log_templates as lt
+
+    logs = pd.DataFrame({"timestamp": pd.date_range("2026-03-02", periods=6, freq="min", tz="UTC"),
+                         "service": ["a"] * 6, "level": ["INFO"] * 6,
+                         "message": [f"user {i} logged in from 10.0.0.{i}" for i in range(6)]})
+    first, miner = lt.mine_logs_from(logs, None)
+    state = tmp_path / "state.zip"
+    lt.save_miner(miner, state)
+    calls = []
+    real = lt.mine_logs
+    monkeypatch.setattr(lt, "mine_logs", lambda *a, **k: calls.append(1) or real(*a, **k))
+    later = logs.assign(timestamp=logs["timestamp"] + pd.Timedelta(days=1))
+    a, _ = lt.mine_logs_from(later, state)
+    a.lines["template_id"] = -1  # the caller's copy: the cached result is not changed by it
+    b, _ = lt.mine_logs_from(later, state)
+    assert calls == [1]
+    expected, _ = real(later, lt.load_miner(state))
+    pd.testing.assert_frame_equal(b.lines, expected.lines)
+    assert b.lines["template_id"].nunique() == 1 and (b.lines["template_id"] == first.lines["template_id"].iloc[0]).all()
+    lt.mine_logs_from(later.iloc[:3], state)  # other input: mined anew
+    assert calls == [1, 1]
