@@ -30,7 +30,7 @@ def evaluate(home: Path, days: int, seed: int) -> dict:
 
     from ops_pipelines import settings
     from ops_pipelines.cli import prepare_embedded_instance
-    from ops_pipelines.demo import run_demo
+    from ops_pipelines.cli.demo import run_demo
     from ops_pipelines.lib.sim import DEFAULT_START
 
     prepare_embedded_instance()

@@ -5,8 +5,8 @@ import io
 
 import dagster as dg
 
+from ops_pipelines.cli.demo import failure_line, shorten
 from ops_pipelines.daily_runs import DayOutcome, Progress
-from ops_pipelines.demo import failure_line, shorten
 
 
 class Terminal(io.StringIO):

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ops_pipelines.cli.datasets import list_datasets, reproduce
 from ops_pipelines.defs.mlops.drift import drift_report
 from ops_pipelines.defs.mlops.retraining import retraining_sensor
 from ops_pipelines.defs.mlops.training import (
@@ -26,7 +27,6 @@ from ops_pipelines.io.parquet import (
     partition_path,
     write_parquet_atomic,
 )
-from ops_pipelines.lib.mlops.cli_mlops import list_datasets, reproduce
 from ops_pipelines.lib.platform.home import init_home
 from ops_pipelines.resources.dataset_store import DatasetStore
 from ops_pipelines.resources.model_registry import ModelRegistry

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from ops_pipelines.cli.llm_eval import ASSETS, llm_eval
 from ops_pipelines.lib.ingest.landing import ingest_partition
-from ops_pipelines.lib.llmops.cli_eval import ASSETS, llm_eval
 from ops_pipelines.lib.llmops.cost import load_prices
 from ops_pipelines.lib.llmops.format import load_templates
 from ops_pipelines.lib.llmops.pii import find_pii

@@ -1,4 +1,8 @@
-"""`ops-pipelines`: simulate the sample world, run the demo, start the UI."""
+"""`ops-pipelines`: simulate the sample world, run the demo, start the UI.
+
+The parser and the small commands live here; the larger commands have a module each in this package
+(demo, llm_eval, drift, datasets), imported only when their command runs so `--help` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -63,7 +67,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Exit 0: every day succeeded; 1: some day did not; 130: stopped (Ctrl-C, SIGTERM), with everything it
     started (daemon, code servers, run workers) stopped and its unfinished runs marked canceled."""
     from ops_pipelines import runner
-    from ops_pipelines.demo import run_demo
+    from ops_pipelines.cli.demo import run_demo
 
     prepare_embedded_instance()
     try:
@@ -246,7 +250,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 def cmd_llm_eval(args: argparse.Namespace) -> int:
     """Exit 0: some row was scored (rejected lines are listed on stderr and in the rejects file);
     1: no row could be scored; 2: the command could not run (unreadable input, bad output path)."""
-    from ops_pipelines.lib.llmops.cli_eval import UsageError, llm_eval
+    from ops_pipelines.cli.llm_eval import UsageError, llm_eval
 
     shown = 20  # per line on stderr; all of them are in the rejects file
     try:
@@ -282,7 +286,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from ops_pipelines.lib.mlops.drift_cli import (
+    from ops_pipelines.cli.drift import (
         run_drift_files,
         split_names,
         summary_line,
@@ -301,13 +305,13 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 def cmd_datasets(args: argparse.Namespace) -> int:
-    from ops_pipelines.lib.mlops.cli_mlops import list_datasets
+    from ops_pipelines.cli.datasets import list_datasets
 
     return list_datasets(settings.data_home(), args.model, sys.stdout)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from ops_pipelines.lib.mlops.cli_mlops import reproduce
+    from ops_pipelines.cli.datasets import reproduce
 
     return reproduce(settings.data_home(), args.model, args.version, sys.stdout)
 
@@ -408,6 +412,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
