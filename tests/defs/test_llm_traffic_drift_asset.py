@@ -2,6 +2,7 @@
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from ops_pipelines.defs.llmops.ingestion import llm_traces
 from ops_pipelines.defs.llmops.traffic import llm_traffic_drift
@@ -29,3 +30,26 @@ def test_the_shift_day_is_flagged_named_and_reported(topic_shift_world, tmp_path
     assert "question word count" in html and "topic" in html
     table = pd.read_parquet(tmp_path / "s" / "llm_traffic_drift" / f"{shift['date']}.parquet")
     assert sorted(table["prompt_version"]) == ["support-v1", "support-v2"] and table["reference_days"].eq(7).all()
+
+
+def test_a_day_without_drift_gets_no_report_unless_all_are_asked_for(topic_shift_world, tmp_path):
+    root, shift, days = topic_shift_world
+    day = days[days.index(shift["date"]) - 1]
+    resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s"))}
+    for d in days[days.index(day) - 7:days.index(day) + 1]:
+        assert dg.materialize([llm_traces], partition_key=d, resources=resources).success
+
+    def run(policy: str | None):
+        config = {"reports_dir": str(tmp_path / "reports" / str(policy)), **({"html_report": policy} if policy else {})}
+        result = dg.materialize([llm_traces, llm_traffic_drift], selection=[llm_traffic_drift], partition_key=day,
+                                resources=resources, run_config={"ops": {"llm_traffic_drift": {"config": config}}})
+        return result.asset_materializations_for_node("llm_traffic_drift")[0].metadata
+
+    default = run(None)
+    assert default["drifted"].value is False and not any(k.endswith("/report") for k in default)
+    assert not (tmp_path / "reports" / "None").exists()
+    every = run("all")
+    reports = [v.value for k, v in every.items() if k.endswith("/report")]
+    assert len(reports) == 2 and all(open(r, encoding="utf-8").read().count("question word count") for r in reports)
+    with pytest.raises(Exception, match="is not one of drifted, all, none"):
+        run("sometimes")

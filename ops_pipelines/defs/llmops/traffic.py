@@ -8,11 +8,17 @@ from ops_pipelines.defs.partitions import daily_partitions
 REFERENCE_DAYS = 7
 
 
+REPORT_POLICIES = ("drifted", "all", "none")
+
+
 class TrafficDriftConfig(dg.Config):
-    """Where the HTML reports go; empty means `<data home>/reports` (beside drift_report's)."""
+    """Where the HTML reports go (empty: `<data home>/reports`, beside drift_report's) and for which groups:
+    `drifted` (default) writes one for a group whose verdict is drift, `all` for every group with a verdict,
+    `none` skips them. Evidently's report costs about 2.5 s a group, the better part of the asset's time, and
+    the day's numbers are in the table and the metadata either way."""
 
     reports_dir: str = ""
-    html_report: bool = True
+    html_report: str = "drifted"
 
 
 @dg.asset(
@@ -24,17 +30,20 @@ class TrafficDriftConfig(dg.Config):
 def llm_traffic_drift(context: dg.AssetExecutionContext, config: TrafficDriftConfig, llm_traces):
     """Per app and prompt version: did the day's prompts and answers drift from the 7 days before?
     Lengths, language, question type, refusal and PII rates, out-of-vocabulary share and the topic
-    mix (TF-IDF topics; a new topic is named by its words), with Evidently's text report per group."""
+    mix (TF-IDF topics; a new topic is named by its words), with Evidently's text report per drifted group."""
     from pathlib import Path
 
     from ops_pipelines import settings
     from ops_pipelines.lib.llmops.traffic_drift import traffic_drift
 
+    if config.html_report not in REPORT_POLICIES:
+        raise ValueError(f"html_report={config.html_report!r} is not one of {', '.join(REPORT_POLICIES)}")
     day = context.partition_key
     result = traffic_drift(llm_traces, day, reference_days=REFERENCE_DAYS)
     table = result.table
     reports = Path(config.reports_dir) if config.reports_dir else settings.data_home() / "reports"
-    paths = write_reports(result, reports / "llm_traffic_drift" / day) if config.html_report else {}
+    paths = write_reports(result, reports / "llm_traffic_drift" / day, drifted_only=config.html_report == "drifted") \
+        if config.html_report != "none" else {}
     metadata = {f"{r.app}/{r.prompt_version}/{k}": v for r in table.itertuples() for k, v in group_metadata(r, paths).items()}
     new_topics = [t for t in table["new_topic"] if t] if len(table) else []
     return dg.Output(table, metadata={
@@ -48,13 +57,13 @@ def llm_traffic_drift(context: dg.AssetExecutionContext, config: TrafficDriftCon
     })
 
 
-def write_reports(result, folder) -> dict:
-    """One Evidently HTML per group that got a verdict; {(app, prompt_version): path}."""
+def write_reports(result, folder, drifted_only: bool = False) -> dict:
+    """One Evidently HTML per group that got a verdict (that drifted, with `drifted_only`); {(app, prompt_version): path}."""
     from ops_pipelines.lib.llmops.traffic_report import save_traffic_report
 
     paths = {}
     for r in result.table.itertuples():
-        if r.note:
+        if r.note or (drifted_only and not r.drifted):
             continue
         rows = result.rows[(result.rows["app"] == r.app) & (result.rows["prompt_version"] == r.prompt_version)]
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{r.app}__{r.prompt_version}")
