@@ -55,8 +55,11 @@ def test_a_demo_stopped_mid_run_leaves_no_process_and_no_run_marked_running(tmp_
     env = {**os.environ, "OPS_PIPELINES_HOME": str(home), "DAGSTER_DISABLE_TELEMETRY": "1"}
     env.pop("DAGSTER_HOME", None)
     with open(log, "wb") as out:
+        # A job started in the background by a non-interactive shell (as CI may start pytest) inherits SIGINT
+        # ignored, and Python then never turns Ctrl-C into KeyboardInterrupt: give the demo a terminal's default.
         demo = subprocess.Popen([sys.executable, "-m", "ops_pipelines.cli", "demo", "--days", "2"], cwd=tmp_path, env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+                                stdout=out, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         wait_until("daemon", lambda: any("dagster-daemon" in c for c in marked(home).values()), demo, log)
         wait_until("run worker", lambda: run_worker(home), demo, log)

@@ -76,18 +76,6 @@ def graphql(base: str, query: str) -> dict:
     return body["data"]
 
 
-def reload_location(base: str, timeout: float = 300.0) -> None:
-    """Reload the code location (the UI's "Reload" button) and wait until it has loaded again."""
-    graphql(base, f'mutation {{ reloadRepositoryLocation(repositoryLocationName: "{LOCATION}") {{ __typename }} }}')
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entries = graphql(base, "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }")
-        if entries["workspaceOrError"]["locationEntries"][0]["loadStatus"] == "LOADED":
-            return
-        time.sleep(1)
-    pytest.fail(f"the code location did not load again within {timeout:.0f}s")
-
-
 def write_models_file(path: Path) -> Path:
     """The shipped models file cut down to MODEL, with a WINDOW_DAYS-day window and MIN_ROWS rows."""
     from ops_pipelines.lib.mlops.config import MODELS_FILE
@@ -123,7 +111,7 @@ def artifacts(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The demo's data dir and a webserver over its instance (started first: it loads while the demo runs).
+    """The demo's data dir and a webserver over its instance (started once the demo is done).
 
     The demo runs as `ops-pipelines demo` in its own process: the code location binds the data dir
     when it is first imported, and this pytest process has imported it already for other tests.
@@ -141,14 +129,15 @@ def demo(tmp_path_factory):
            "DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "OPS_PIPELINES_MODELS": str(models)}
     base = f"http://127.0.0.1:{free_port()}"
     log = home / "webserver.log"
+    # The webserver starts after the demo: the demo resets the instance's run history when it starts, and a
+    # webserver creating its tables meanwhile fails with "attempt to write a readonly database".
+    output = run_demo(home, env)
     with open(log, "w") as out:
         web = subprocess.Popen([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", base.rsplit(":", 1)[1],
                                 "-w", str(WORKSPACE)], cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT,
                                start_new_session=True)  # its own process group: the code server it spawns stops with it
     try:
-        output = run_demo(home, env)
         wait_for_server(base, web, log)
-        reload_location(base)  # loaded before the demo's landing zone existed: its partitions follow the data now
         location = graphql(base, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
         yield SimpleNamespace(base=base, home=home, storage=home / "storage", reports=home / "reports", output=output,
                               location=location["workspaceOrError"]["locationEntries"][0]["name"])
