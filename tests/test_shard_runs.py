@@ -1,6 +1,7 @@
 """Scoring metrics by service shard changes no stored byte: two days of the small sample world through the
-metric part of the AIOps graph with 1 shard in one process and with 4 shards on the multiprocess executor (each shard a step in a
-process of its own) store the same Parquet partitions, detector state and state lineage."""
+metric part of the AIOps graph with 1 shard (the single step) in one process and with 4 shards on the multiprocess
+executor (split, each shard a step in a process of its own, join) store the same Parquet partitions, detector state
+and state lineage."""
 
 import json
 
@@ -25,10 +26,10 @@ def run_days(landing, work, shards: int, executor: str):
     return env, json.loads(report.read_text()), work / "home"
 
 
-def shard_steps(env, run_id: str) -> list[str]:
+def metric_steps(env, run_id: str) -> list[str]:
     with instance_for(env) as instance:
         done = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
-    return sorted(e.step_key for e in done if e.step_key.startswith("metric_anomalies.metric_shard_scores"))
+    return sorted(e.step_key for e in done if e.step_key.startswith("metric_anomalies"))
 
 
 def test_four_shards_on_separate_processes_store_the_bytes_of_one(tmp_path):
@@ -36,9 +37,10 @@ def test_four_shards_on_separate_processes_store_the_bytes_of_one(tmp_path):
     one_env, one, one_home = run_days(tmp_path / "landing", tmp_path / "one", 1, "in_process")
     four_env, four, four_home = run_days(tmp_path / "landing", tmp_path / "four", 4, "multiprocess")
 
-    assert shard_steps(one_env, one["runs"][0]["run_id"]) == ["metric_anomalies.metric_shard_scores[shard0_of_1]"]
-    assert shard_steps(four_env, four["runs"][1]["run_id"]) == [
-        f"metric_anomalies.metric_shard_scores[shard{s}_of_4]" for s in range(4)]
+    assert metric_steps(one_env, one["runs"][0]["run_id"]) == ["metric_anomalies"]  # one shard: the one step
+    assert metric_steps(four_env, four["runs"][1]["run_id"]) == sorted([
+        *[f"metric_anomalies.metric_shard_scores[shard{s}_of_4]" for s in range(4)],
+        "metric_anomalies.metric_scores_joined", "metric_anomalies.metric_shards"])
     a = {p: b for day in DAYS for p, b in day_files(one_home, day).items()}
     b = {p: b for day in DAYS for p, b in day_files(four_home, day).items()}
     assert {p.split("/")[1] for p in a} >= {"telemetry_metrics", "metric_anomalies", "anomaly_rollups"}

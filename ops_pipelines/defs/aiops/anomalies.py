@@ -1,9 +1,10 @@
 """Per-point anomaly scores for every metric series, with detector state carried day to day.
 
-`metric_anomalies` is one asset computed by a small graph: the day's rows are split by a stable service shard
-(`OPS_PIPELINES_SHARDS`, read at load, default 1), each shard is scored by a step of its own (on any worker of the
-multiprocess or Celery executor, holding only its shard's series), and the shards' scores and detector state are
-joined into the one daily partition and state file, identical whatever the number of shards.
+With one shard (`OPS_PIPELINES_SHARDS` unset or 1, read at load) `metric_anomalies` is one step, as it always was.
+With N > 1 it is a graph-backed asset of the same key, inputs and check: the day's rows are split by a stable
+service shard, each shard is scored by a step of its own (`DynamicOut`: on any worker of the multiprocess or
+Celery executor, holding only its shard's series and state), and the shards' scores and detector state are joined
+into the one daily partition and state file, byte for byte what one step stores.
 """
 
 import dagster as dg
@@ -14,7 +15,8 @@ from ops_pipelines.resources.state_store import StateStore, state_check_spec
 from ops_pipelines.settings import shard_count
 
 ASSET = "metric_anomalies"
-SHARDS = shard_count()  # OPS_PIPELINES_SHARDS; only the splitting step uses it, so workers cannot disagree
+# OPS_PIPELINES_SHARDS: like OPS_PIPELINES_EXECUTOR, every worker needs the same value (1 or not decides the graph)
+SHARDS = shard_count()
 CHECK_OUTPUT = state_check_spec(ASSET).get_python_identifier()
 
 
@@ -24,6 +26,59 @@ def _rows(frames):
 
     full = [f for f in frames if len(f)]
     return pd.concat(full, ignore_index=True) if full else frames[0]
+
+
+PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
+DESCRIPTION = ("Every metric point, infrastructure, LLM KPIs and our own pipeline runs alike, with an anomaly score in "
+               "[0, 1] and a flag (score >= 0.5): causal, seasonal (day and week), robust to spikes, adapting to "
+               "persistent level shifts; one default sensitivity.")
+
+
+def _metadata(scored, previous, shards: int) -> dict:
+    from ops_pipelines.lib.markdown import table as md_table
+
+    flagged = scored[scored["is_anomaly"]]
+    top = flagged.groupby(["service", "metric"], observed=True).size().sort_values(ascending=False).head(10)
+    table = md_table(["service", "metric", "anomalous points"], [[s, m, n] for (s, m), n in top.items()])
+    return {
+        "dagster/row_count": len(scored),
+        "anomalous_points": len(flagged),
+        "anomaly_rate": float(len(flagged) / len(scored)) if len(scored) else 0.0,
+        "series": int(scored.groupby(["service", "metric", "host"], observed=True).ngroups) if len(scored) else 0,
+        "state_from": previous.stem if previous is not None else "cold start",
+        "shards": shards,
+        "top_series": dg.MetadataValue.md(table if len(top) else "no anomalies"),
+    }
+
+
+def _one_step() -> dg.AssetsDefinition:
+    @dg.asset(
+        name=ASSET,
+        partitions_def=daily_partitions,
+        group_name="aiops", owners=["team:aiops"],
+        kinds={"pandas", "parquet"},
+        # The previous day's detector state is an input: Dagster runs the days in order.
+        deps=[dg.AssetDep(ASSET, partition_mapping=PREVIOUS_DAY)],
+        check_specs=[state_check_spec(ASSET)],
+        description=DESCRIPTION,
+    )
+    def metric_anomalies(context: dg.AssetExecutionContext, telemetry_metrics, llm_kpi_series, pipeline_run_telemetry,
+                         state_store: StateStore):
+        from ops_pipelines import settings
+        from ops_pipelines.lib.aiops.anomalies import score_metrics
+        from ops_pipelines.lib.aiops.state_store import load_state, save_state
+
+        settings.use_compiled_cache()
+        day = context.partition_key
+        previous = state_store.previous(context, ASSET)
+        state = load_state(previous) if previous is not None else None
+        scored, state = score_metrics(_rows([telemetry_metrics, llm_kpi_series, pipeline_run_telemetry]), state)
+        save_state(state, state_store.path(ASSET, day))
+        state_store.record(ASSET, day, {ASSET: previous})
+        yield dg.Output(scored, metadata=_metadata(scored, previous, 1))
+        yield state_store.state_check(context, ASSET)
+
+    return metric_anomalies
 
 
 @dg.op(out=dg.DynamicOut(), tags={"kind": "split"})
@@ -65,7 +120,6 @@ def metric_scores_joined(context: dg.OpExecutionContext, telemetry_metrics, llm_
     from ops_pipelines.lib.aiops.anomalies import with_scores
     from ops_pipelines.lib.aiops.shards import joined_scores, joined_state
     from ops_pipelines.lib.aiops.state_store import load_state, save_state
-    from ops_pipelines.lib.markdown import table as md_table
 
     day = context.partition_key
     previous = state_store.previous(context, ASSET)
@@ -76,43 +130,32 @@ def metric_scores_joined(context: dg.OpExecutionContext, telemetry_metrics, llm_
     state_store.record(ASSET, day, {ASSET: previous})
     # written: the shards' parts are not needed again (a later run re-splits the day)
     StepOutputs(io_manager.base_dir).clear(context.run_id, f"{ASSET}.")
-    flagged = scored[scored["is_anomaly"]]
-    top = flagged.groupby(["service", "metric"], observed=True).size().sort_values(ascending=False).head(10)
-    table = md_table(["service", "metric", "anomalous points"], [[s, m, n] for (s, m), n in top.items()])
-    yield dg.Output(
-        scored,
-        output_name="result",
-        metadata={
-            "dagster/row_count": len(scored),
-            "anomalous_points": len(flagged),
-            "anomaly_rate": float(len(flagged) / len(scored)) if len(scored) else 0.0,
-            "series": int(scored.groupby(["service", "metric", "host"], observed=True).ngroups) if len(scored) else 0,
-            "state_from": previous.stem if previous is not None else "cold start",
-            "shards": len(shard_results),
-            "top_series": dg.MetadataValue.md(table if len(top) else "no anomalies"),
-        },
-    )
+    yield dg.Output(scored, output_name="result", metadata=_metadata(scored, previous, len(shard_results)))
     yield state_store.state_check(context, ASSET)
 
 
-@dg.graph_asset(
-    name=ASSET,
-    partitions_def=daily_partitions,
-    group_name="aiops", owners=["team:aiops"],
-    kinds={"pandas", "parquet"},
-    # The previous day's detector state is an input: Dagster runs the days in order.
-    ins={"previous_day": dg.AssetIn(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1),
-                                    dagster_type=dg.Nothing)},
-    check_specs=[state_check_spec(ASSET)],
-    description="Every metric point, infrastructure, LLM KPIs and our own pipeline runs alike, with an anomaly score in "
-    "[0, 1] and a flag (score >= 0.5): causal, seasonal (day and week), robust to spikes, adapting to persistent level "
-    "shifts; one default sensitivity. Scored by service shard (OPS_PIPELINES_SHARDS), the same whatever the split.",
-)
-def metric_anomalies(telemetry_metrics, llm_kpi_series, pipeline_run_telemetry, previous_day):
-    results = metric_shards(telemetry_metrics, llm_kpi_series, pipeline_run_telemetry).map(metric_shard_scores)
-    scored, check = metric_scores_joined(telemetry_metrics, llm_kpi_series, pipeline_run_telemetry, results.collect(),
-                                         previous_day=previous_day)
-    return {"result": scored, CHECK_OUTPUT: check}
+def _sharded() -> dg.AssetsDefinition:
+    @dg.graph_asset(
+        name=ASSET,
+        partitions_def=daily_partitions,
+        group_name="aiops", owners=["team:aiops"],
+        kinds={"pandas", "parquet"},
+        # The previous day's detector state is an input: Dagster runs the days in order.
+        ins={"previous_day": dg.AssetIn(ASSET, partition_mapping=PREVIOUS_DAY, dagster_type=dg.Nothing)},
+        check_specs=[state_check_spec(ASSET)],
+        description=DESCRIPTION + f" Scored in {SHARDS} service shards (OPS_PIPELINES_SHARDS), a step each.",
+    )
+    def metric_anomalies(telemetry_metrics, llm_kpi_series, pipeline_run_telemetry, previous_day):
+        results = metric_shards(telemetry_metrics, llm_kpi_series, pipeline_run_telemetry).map(metric_shard_scores)
+        scored, check = metric_scores_joined(telemetry_metrics, llm_kpi_series, pipeline_run_telemetry,
+                                             results.collect(), previous_day=previous_day)
+        return {"result": scored, CHECK_OUTPUT: check}
+
+    return metric_anomalies
+
+
+# One shard: the single step (no split, no join, no extra step events); more: the sharded graph.
+metric_anomalies = _one_step() if SHARDS == 1 else _sharded()
 
 
 def _peak_rss_mb() -> float:
