@@ -89,6 +89,7 @@ class PeakSampler:
 
     def __init__(self, roots):
         self.roots, self.peak, self._stop = roots, 0.0, threading.Event()
+        self.by_pid: dict[int, float] = {}  # each process's own VmHWM (a multiprocess step's process is one)
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def sample(self) -> None:
@@ -96,7 +97,9 @@ class PeakSampler:
 
         for root in self.roots():
             for pid in process_tree(root):
-                self.peak = max(self.peak, peak_rss_mb(pid))
+                mb = peak_rss_mb(pid)
+                self.peak = max(self.peak, mb)
+                self.by_pid[pid] = max(self.by_pid.get(pid, 0.0), mb)
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -124,6 +127,7 @@ def run_side(env: dict[str, str], days: list[str], work: Path, extra_roots=lambd
         raise RuntimeError(f"the driver failed (exit {proc.returncode}) before reporting")
     report = json.loads(out.read_text())
     report["peak_rss_mb"] = round(max(peak.peak, report.pop("driver_rss_mb")), 1)
+    report["pid_peaks"] = peak.by_pid
     return report
 
 
@@ -149,13 +153,14 @@ def side_summary(report: dict, points: int, env: dict[str, str] | None = None) -
            "peak_rss_mb": report["peak_rss_mb"], "workers": report["workers"],
            "runs_ok": all(r["success"] for r in report["runs"])}
     if env is not None:
-        out["metric_steps"] = metric_steps(env, [r["run_id"] for r in report["runs"]])
+        out["metric_steps"] = metric_steps(env, [r["run_id"] for r in report["runs"]], report.get("pid_peaks", {}))
     return out
 
 
-def metric_steps(env: dict[str, str], run_ids: list[str]) -> dict[str, dict]:
-    """Per step of metric_anomalies (split, shards, join): wall seconds (start to success, summed over the days)
-    and the largest `process_peak_rss_mb` its outputs reported (the step's process VmHWM)."""
+def metric_steps(env: dict[str, str], run_ids: list[str], pid_peaks: dict[int, float]) -> dict[str, dict]:
+    """Per step of metric_anomalies (one step, or split, shards and join): wall seconds (start to success, summed
+    over the days) and, when the step ran in a process of its own (multiprocess executor), that process's VmHWM
+    as sampled (else the `process_peak_rss_mb` a shard's outputs report, that of the process that ran it)."""
     import dagster as dg
 
     from tests.fault_injection.harness import instance_for
@@ -166,17 +171,21 @@ def metric_steps(env: dict[str, str], run_ids: list[str]) -> dict[str, dict]:
             started = {}
             for entry in instance.all_logs(run_id):
                 key, event = entry.step_key, entry.dagster_event
-                if not key or not key.startswith("metric_anomalies.") or event is None:
+                if not key or key.split(".")[0] != "metric_anomalies" or event is None:
                     continue
                 step = steps.setdefault(key, {"wall_s": 0.0})
-                if event.event_type == dg.DagsterEventType.STEP_START:
+                if event.event_type == dg.DagsterEventType.STEP_WORKER_STARTED:
+                    pid = int(event.event_specific_data.metadata["pid"].value)
+                    if pid in pid_peaks:
+                        step["process_peak_rss_mb"] = round(pid_peaks[pid], 1)
+                elif event.event_type == dg.DagsterEventType.STEP_START:
                     started[key] = entry.timestamp
                 elif event.event_type == dg.DagsterEventType.STEP_SUCCESS and key in started:
                     step["wall_s"] = round(step["wall_s"] + entry.timestamp - started[key], 2)
-                elif event.event_type == dg.DagsterEventType.STEP_OUTPUT:
+                elif event.event_type == dg.DagsterEventType.STEP_OUTPUT and "process_peak_rss_mb" not in step:
                     peak = event.step_output_data.metadata.get("process_peak_rss_mb")
                     if peak is not None:
-                        step["peak_rss_mb"] = max(step.get("peak_rss_mb", 0.0), float(peak.value))
+                        step["reported_peak_rss_mb"] = max(step.get("reported_peak_rss_mb", 0.0), float(peak.value))
     return dict(sorted(steps.items()))
 
 

@@ -41,7 +41,7 @@ def use_compiled_cache() -> None:
 
 
 SHARDS_ENV = "OPS_PIPELINES_SHARDS"
-DEFAULT_SHARDS = 1  # one shard adds no measurable cost in one process (docs/platform.md#sharding-metric-scoring)
+DEFAULT_SHARDS = 1  # one shard adds no measurable cost in one process (docs/platform.md#sharding-metric-scoring-ops_pipelines_shards)
 MAX_SHARDS = 256
 
 
