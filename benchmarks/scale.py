@@ -15,11 +15,12 @@ to `group:aiops` (ingestion, the three carried-state detectors, rollups, inciden
 `--select` another asset selection (default group:aiops).
 Each side has its own data home and Dagster instance (SQLite) over the same landing files; the numba cache is
 shared and warmed first, so neither side pays the detector's compile. Writes
-{"in_process": {...}, "celery": {...}, "outputs_identical": bool} where each side has points (metric points
-ingested), wall_s (the runs, not process start), points_per_s, peak_rss_mb (largest process: the driver, a
-worker's pool process), workers (distinct processes that executed steps), metric_steps (per step of
-metric_anomalies: wall seconds and, where the step reports it, the VmHWM of the process that ran it; on the
-in-process side that is the whole run's process). `outputs_identical` compares every
+{"in_process": {...}, "celery": {...}, "outputs_identical": bool} (and "multiprocess": {...}, "shards": N) where each
+side has points (metric points ingested), wall_s (the runs, not process start), points_per_s, peak_rss_mb (largest
+process: the driver, a worker's pool process), workers (distinct processes that executed steps), metric_steps (per
+step of metric_anomalies: wall_s; process_peak_rss_mb, the VmHWM of the step's own process under the multiprocess
+executor; else reported_peak_rss_mb, what a shard step reports of the process that ran it, on the in-process side
+the whole run's process). `outputs_identical` compares every
 stored file (asset Parquet, detector state, lineage) byte for byte. Then prints the in-process scale curve for
 `--curve` sizes (1 day each): seconds per million points and peak memory. Exit 1 if a run failed or outputs differ.
 """
