@@ -106,7 +106,8 @@ def metric_shard_scores(context: dg.OpExecutionContext, rows, state_store: State
     if previous is not None and len(rows):
         state = load_state(previous, only=series_codes(rows)[1])
     scored, state = score_metrics(rows, state)
-    return dg.Output(shard_result(scored["anomaly_score"].to_numpy(), state),
+    shard, shards = (int(n) for n in context.get_mapping_key().removeprefix("shard").split("_of_"))
+    return dg.Output(shard_result(scored["anomaly_score"].to_numpy(), state, shard, shards),
                      metadata={"points": len(rows), "series": len(state.keys), "process_peak_rss_mb": _peak_rss_mb()})
 
 

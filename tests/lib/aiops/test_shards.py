@@ -34,12 +34,13 @@ def day_rows(day: str, seed: int, services=SERVICES) -> pd.DataFrame:
 def sharded(rows: pd.DataFrame, previous, shards: int):
     """What the graph does: split, score each shard from its series' previous state, join."""
     results = []
-    for part in split_rows(rows, shards):
+    for shard, part in enumerate(split_rows(rows, shards)):
         state = None
         if previous is not None and len(part):
             state = load_state(previous, only=series_codes(part)[1])
         scored, state = score_metrics(part, state)
-        results.append(shard_result(scored["anomaly_score"].to_numpy(), state))
+        results.append(shard_result(scored["anomaly_score"].to_numpy(), state, shard, shards))
+    results.reverse()  # the order results arrive in does not matter
     return joined_scores(rows, results), joined_state(load_state(previous) if previous is not None else None, results)
 
 
@@ -84,6 +85,18 @@ def test_empty_shards_and_an_empty_day_keep_the_state():
     assert len(state.keys) == 4
     _, empty_state = sharded(rows.iloc[:0], None, 3)
     assert empty_state.keys == []
+    nothing_stored, _ = sharded(pd.DataFrame(), None, 3)  # no partition at all: a frame without columns
+    assert len(nothing_stored) == 0
+
+
+def test_results_of_another_split_or_a_missing_shard_are_refused():
+    rows = day_rows("2026-03-02", 0, SERVICES[:4])
+    parts = split_rows(rows, 2)
+    results = [shard_result(np.zeros(len(p)), score_metrics(p)[1], s, 2) for s, p in enumerate(parts)]
+    with pytest.raises(ValueError, match="not shards 0..0 of 1"):
+        joined_scores(rows, results[1:])
+    with pytest.raises(ValueError, match="not shards"):
+        joined_state(None, [results[0], shard_result(np.zeros(0), score_metrics(rows.iloc[:0])[1], 1, 3)])
 
 
 def test_load_state_only_some_series(tmp_path):
