@@ -1,19 +1,26 @@
 """Scale benchmark: a world of N services through the AIOps part of `daily_job`, in-process and on Celery.
 
-Usage: python benchmarks/scale.py --services N --days D --executor {in_process,celery} --json OUT
+Usage: python benchmarks/scale.py --services N --days D --executor {in_process,celery,multiprocess} --json OUT
                                   [--workers 2] [--curve 20,200,2000] [--seed 7] [--workdir DIR]
+                                  [--shards N] [--select SELECTION]
 
 Simulates N services (copies of the shipped platform, 3 hosts each: 10 metrics at 1-minute resolution, logs
 in proportion; ops_pipelines/lib/sim/scale.py) for D days, then runs every day through `daily_job` restricted
 to `group:aiops` (ingestion, the three carried-state detectors, rollups, incidents), oldest first:
 - in_process: one process, Dagster's in-process executor (the job's default);
 - celery (also runs the in-process side, to compare): a redis-server of its own on 127.0.0.1 and
-  `--workers` workers started with `dagster-celery worker start` (one pool process each), all stopped at the end.
+  `--workers` workers started with `dagster-celery worker start` (one pool process each), all stopped at the end;
+- multiprocess (also runs the in-process side, to compare): Dagster's multiprocess executor, a process per step.
+`--shards N` sets OPS_PIPELINES_SHARDS (metric_anomalies scored in N service shards, a step each) on every side;
+`--select` another asset selection (default group:aiops).
 Each side has its own data home and Dagster instance (SQLite) over the same landing files; the numba cache is
 shared and warmed first, so neither side pays the detector's compile. Writes
-{"in_process": {...}, "celery": {...}, "outputs_identical": bool} where each side has points (metric points
-ingested), wall_s (the runs, not process start), points_per_s, peak_rss_mb (largest process: the driver, a
-worker's pool process), workers (distinct processes that executed steps). `outputs_identical` compares every
+{"in_process": {...}, "celery": {...}, "outputs_identical": bool} (and "multiprocess": {...}, "shards": N) where each
+side has points (metric points ingested), wall_s (the runs, not process start), points_per_s, peak_rss_mb (largest
+process: the driver, a worker's pool process), workers (distinct processes that executed steps), metric_steps (per
+step of metric_anomalies: wall_s; process_peak_rss_mb, the VmHWM of the step's own process under the multiprocess
+executor; else reported_peak_rss_mb, what a shard step reports of the process that ran it, on the in-process side
+the whole run's process). `outputs_identical` compares every
 stored file (asset Parquet, detector state, lineage) byte for byte. Then prints the in-process scale curve for
 `--curve` sizes (1 day each): seconds per million points and peak memory. Exit 1 if a run failed or outputs differ.
 """
@@ -83,6 +90,7 @@ class PeakSampler:
 
     def __init__(self, roots):
         self.roots, self.peak, self._stop = roots, 0.0, threading.Event()
+        self.by_pid: dict[int, float] = {}  # each process's own VmHWM (a multiprocess step's process is one)
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
     def sample(self) -> None:
@@ -90,7 +98,9 @@ class PeakSampler:
 
         for root in self.roots():
             for pid in process_tree(root):
-                self.peak = max(self.peak, peak_rss_mb(pid))
+                mb = peak_rss_mb(pid)
+                self.peak = max(self.peak, mb)
+                self.by_pid[pid] = max(self.by_pid.get(pid, 0.0), mb)
 
     def _loop(self) -> None:
         while not self._stop.wait(0.5):
@@ -118,6 +128,7 @@ def run_side(env: dict[str, str], days: list[str], work: Path, extra_roots=lambd
         raise RuntimeError(f"the driver failed (exit {proc.returncode}) before reporting")
     report = json.loads(out.read_text())
     report["peak_rss_mb"] = round(max(peak.peak, report.pop("driver_rss_mb")), 1)
+    report["pid_peaks"] = peak.by_pid
     return report
 
 
@@ -137,18 +148,63 @@ def stored_files(home: Path) -> dict[str, str]:
     return out
 
 
-def side_summary(report: dict, points: int) -> dict:
+def side_summary(report: dict, points: int, env: dict[str, str] | None = None) -> dict:
     wall = report["wall_s"]
-    return {"points": points, "wall_s": wall, "points_per_s": round(points / wall, 1) if wall else None,
-            "peak_rss_mb": report["peak_rss_mb"], "workers": report["workers"],
-            "runs_ok": all(r["success"] for r in report["runs"])}
+    out = {"points": points, "wall_s": wall, "points_per_s": round(points / wall, 1) if wall else None,
+           "peak_rss_mb": report["peak_rss_mb"], "workers": report["workers"],
+           "runs_ok": all(r["success"] for r in report["runs"])}
+    if env is not None:
+        out["metric_steps"] = metric_steps(env, [r["run_id"] for r in report["runs"]], report.get("pid_peaks", {}))
+    return out
+
+
+def metric_steps(env: dict[str, str], run_ids: list[str], pid_peaks: dict[int, float]) -> dict[str, dict]:
+    """Per step of metric_anomalies (one step, or split, shards and join): wall seconds (start to success, summed
+    over the days) and, when the step ran in a process of its own (multiprocess executor), that process's VmHWM
+    as sampled (else the `process_peak_rss_mb` a shard's outputs report, that of the process that ran it)."""
+    import dagster as dg
+
+    from tests.fault_injection.harness import instance_for
+
+    steps: dict[str, dict] = {}
+    with instance_for(env) as instance:
+        for run_id in run_ids:
+            started = {}
+            for entry in instance.all_logs(run_id):
+                key, event = entry.step_key, entry.dagster_event
+                if not key or key.split(".")[0] != "metric_anomalies" or event is None:
+                    continue
+                step = steps.setdefault(key, {"wall_s": 0.0})
+                if event.event_type == dg.DagsterEventType.STEP_WORKER_STARTED:
+                    pid = int(event.event_specific_data.metadata["pid"].value)
+                    if pid in pid_peaks:
+                        step["process_peak_rss_mb"] = round(pid_peaks[pid], 1)
+                elif event.event_type == dg.DagsterEventType.STEP_START:
+                    started[key] = entry.timestamp
+                elif event.event_type == dg.DagsterEventType.STEP_SUCCESS and key in started:
+                    step["wall_s"] = round(step["wall_s"] + entry.timestamp - started[key], 2)
+                elif event.event_type == dg.DagsterEventType.STEP_OUTPUT and "process_peak_rss_mb" not in step:
+                    peak = event.step_output_data.metadata.get("process_peak_rss_mb")
+                    if peak is not None:
+                        step["reported_peak_rss_mb"] = max(step.get("reported_peak_rss_mb", 0.0), float(peak.value))
+    return dict(sorted(steps.items()))
 
 
 def in_process(work: Path, landing: Path, days: list[str], name: str = "in_process") -> tuple[dict, Path]:
     env = side_env(work, name, landing)
     report = run_side(env, days, work / name)
     home = Path(env["OPS_PIPELINES_HOME"])
-    return side_summary(report, metric_points(home, days) if all(r["success"] for r in report["runs"]) else 0), home
+    return side_summary(report, metric_points(home, days) if all(r["success"] for r in report["runs"]) else 0, env), home
+
+
+def multiprocess(work: Path, landing: Path, days: list[str]) -> tuple[dict, Path]:
+    """Dagster's multiprocess executor: every step in a process of its own (the shards of metric_anomalies too)."""
+    from ops_pipelines.defs.executors import EXECUTOR_ENV
+
+    env = {**side_env(work, "multiprocess", landing), EXECUTOR_ENV: "multiprocess"}
+    report = run_side(env, days, work / "multiprocess")
+    home = Path(env["OPS_PIPELINES_HOME"])
+    return side_summary(report, metric_points(home, days) if all(r["success"] for r in report["runs"]) else 0, env), home
 
 
 def celery(work: Path, landing: Path, days: list[str], count: int) -> tuple[dict, Path]:
@@ -159,7 +215,7 @@ def celery(work: Path, landing: Path, days: list[str], count: int) -> tuple[dict
         with celery_workers(env, count, work / "celery") as workers:
             report = run_side(env, days, work / "celery", extra_roots=lambda: [p.pid for p in workers.procs])
     home = Path(env["OPS_PIPELINES_HOME"])
-    summary = side_summary(report, metric_points(home, days) if all(r["success"] for r in report["runs"]) else 0)
+    summary = side_summary(report, metric_points(home, days) if all(r["success"] for r in report["runs"]) else 0, env)
     summary["worker_names"] = report["worker_names"]
     return summary, home
 
@@ -178,17 +234,31 @@ def curve(work: Path, sizes: list[int], seed: int, known: dict[int, dict]) -> li
     return rows
 
 
+def shard_setting() -> int:
+    from ops_pipelines.settings import shard_count
+
+    return shard_count()
+
+
 def main(argv: list[str] | None = None) -> int:
+    global SELECTION  # run_side reads it; --select replaces it
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--services", type=int, default=200)
     ap.add_argument("--days", type=int, default=1)
-    ap.add_argument("--executor", choices=("in_process", "celery"), default="in_process")
+    ap.add_argument("--executor", choices=("in_process", "celery", "multiprocess"), default="in_process")
     ap.add_argument("--json", type=Path, required=True)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--curve", default="20,200,2000", help="comma-separated service counts, or 'none'")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workdir", type=Path, default=None, help="keep the worlds and homes here (default: a temp dir)")
+    ap.add_argument("--shards", type=int, default=None, help="OPS_PIPELINES_SHARDS for every side (default: as set)")
+    ap.add_argument("--select", default=SELECTION, help=f"asset selection (default {SELECTION})")
     args = ap.parse_args(argv)
+    SELECTION = args.select
+    if args.shards is not None:
+        from ops_pipelines.settings import SHARDS_ENV
+
+        os.environ[SHARDS_ENV] = str(args.shards)  # every side's environment starts from this one
     if args.executor == "celery":
         from tests.celery_cluster import redis_missing
 
@@ -209,7 +279,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"in-process: {args.services} services, {len(days)} day(s)", flush=True)
         inproc, inproc_home = in_process(work, landing, days)
         result: dict = {"services": args.services, "days": args.days, "selection": SELECTION, "in_process": inproc,
+                        "shards": shard_setting(),
                         "celery": None, "outputs_identical": None}
+        if args.executor == "multiprocess":
+            print("multiprocess: a process per step", flush=True)
+            mp, mp_home = multiprocess(work, landing, days)
+            a, b = stored_files(inproc_home), stored_files(mp_home)
+            result["multiprocess"] = mp
+            result["outputs_identical"] = bool(a) and a == b
+            result["files_compared"] = len(a)
+            result["differing_files"] = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))[:20]
         if args.executor == "celery":
             print(f"celery: {args.workers} workers on a redis-server of its own", flush=True)
             cel, cel_home = celery(work, landing, days, args.workers)
@@ -224,8 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         result["curve"] = curve(work, sizes, args.seed, known) if sizes else []
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(result, indent=2) + "\n")
-        print(json.dumps({k: result[k] for k in ("in_process", "celery", "outputs_identical")}, indent=2))
-    ok = inproc["runs_ok"] and (args.executor != "celery" or (result["celery"]["runs_ok"] and result["outputs_identical"]))
+        print(json.dumps({k: result.get(k) for k in ("in_process", "celery", "multiprocess", "outputs_identical")}, indent=2))
+    other = result.get(args.executor) if args.executor != "in_process" else None
+    ok = inproc["runs_ok"] and (other is None or (other["runs_ok"] and result["outputs_identical"]))
     return 0 if ok else 1
 
 

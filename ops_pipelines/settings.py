@@ -38,3 +38,19 @@ def use_compiled_cache() -> None:
     folder = data_home() / "cache" / "numba"
     folder.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("NUMBA_CACHE_DIR", str(folder))
+
+
+SHARDS_ENV = "OPS_PIPELINES_SHARDS"
+DEFAULT_SHARDS = 1  # one shard adds no measurable cost in one process (docs/platform.md#sharding-metric-scoring-ops_pipelines_shards)
+MAX_SHARDS = 256
+
+
+def shard_count(environ: dict[str, str] | None = None) -> int:
+    """How many service shards `metric_anomalies` scores a day in (`OPS_PIPELINES_SHARDS`, default 1); a clear
+    error for anything but a whole number from 1 to 256."""
+    raw = ((environ if environ is not None else os.environ).get(SHARDS_ENV) or "").strip()
+    if not raw:
+        return DEFAULT_SHARDS
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_SHARDS:
+        raise ValueError(f"{SHARDS_ENV}={raw!r} must be a whole number from 1 to {MAX_SHARDS}")
+    return int(raw)

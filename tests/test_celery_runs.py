@@ -14,6 +14,7 @@ import time
 import dagster as dg
 import pytest
 
+from ops_pipelines.settings import SHARDS_ENV
 from tests.celery_cluster import celery_env, celery_workers, drive, isolated_env, redis_missing, redis_server
 from tests.fault_injection.harness import day_files, instance_for, production_env, small_world, wait
 
@@ -90,6 +91,28 @@ def test_a_worker_killed_mid_step_hands_the_step_to_a_worker_again_and_the_run_s
             proc.wait()
     assert "WorkerLostError" in workers.log_tail(100_000) or "exited prematurely" in workers.log_tail(100_000)
     files = day_files(home, day)
+    expected = {p: b for p, b in reference.items() if day in p}
+    assert sorted(files) == sorted(expected)
+    assert [p for p in files if files[p] != expected[p]] == []
+
+
+def test_two_metric_shards_run_as_celery_steps_and_the_day_stores_the_in_process_bytes(landing, pg, reference, tmp_path):
+    """OPS_PIPELINES_SHARDS=2 in every process: the day's metric scoring is two steps on the workers, and the
+    day's files are those of the unsharded in-process run."""
+    day = DAYS[0]
+    with redis_server() as url:
+        env = {**celery_env(isolated_env(tmp_path, landing, production_env(tmp_path, pg)), url), SHARDS_ENV: "2"}
+        with celery_workers(env, 2, tmp_path) as workers:
+            proc = drive(env, [day], tmp_path / "report.json", SELECTION)
+            assert proc.returncode == 0, workers.log_tail()
+            run_id = json.loads((tmp_path / "report.json").read_text())["runs"][0]["run_id"]
+            with instance_for(env) as instance:
+                starts = dict(worker_starts(instance, run_id))
+    shards = {s: w for s, w in starts.items() if s.startswith("metric_anomalies.metric_shard_scores")}
+    print(f"shard steps -> Celery workers: {shards}")
+    assert sorted(shards) == [f"metric_anomalies.metric_shard_scores[shard{i}_of_2]" for i in range(2)]
+    assert sorted(set(starts.values())) == [f"{n}@{os.uname().nodename}" for n in workers.names]
+    files = day_files(tmp_path / "home", day)
     expected = {p: b for p, b in reference.items() if day in p}
     assert sorted(files) == sorted(expected)
     assert [p for p in files if files[p] != expected[p]] == []

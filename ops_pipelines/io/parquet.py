@@ -6,6 +6,7 @@ reads a partition mapping cannot express (a training window set by a run tag, ev
 go through the `StoredPartitions` resource, which uses the same layout.
 """
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,61 @@ class ParquetLayout:
         return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
 
 
+@dataclass(frozen=True)
+class StepOutputs:
+    """Outputs passed between the ops of a graph-backed asset (not assets themselves), under
+    `<base_dir>/.steps/<run id>/<step key>/<output>[.<mapping key>]`: a DataFrame as Parquet, a dict of numpy
+    arrays as an uncompressed .npz (no pickle either way). Shared storage lets any worker read them."""
+
+    base_dir: str | Path
+
+    def run_dir(self, run_id: str) -> Path:
+        return Path(self.base_dir, ".steps", run_id)
+
+    def _path(self, identifier) -> Path:
+        run_id, step_key, *name = identifier
+        return self.run_dir(run_id) / step_key / ".".join(name)
+
+    def write(self, identifier, obj) -> None:
+        import numpy as np
+        import pandas as pd
+
+        path = self._path(identifier)
+        if isinstance(obj, pd.DataFrame):
+            write_parquet_atomic(obj, path.with_name(path.name + ".parquet"))
+        elif isinstance(obj, dict) and all(isinstance(v, np.ndarray) for v in obj.values()):
+            # uncompressed: written and read once, on the hot path
+            atomic_write(path.with_name(path.name + ".npz"), lambda fh: np.savez(fh, allow_pickle=False, **obj))
+        else:
+            raise TypeError(f"{path.name}: a step output must be a DataFrame or a dict of numpy arrays, "
+                            f"not {type(obj).__name__}")
+
+    def read(self, identifier):
+        import numpy as np
+        import pandas as pd
+
+        path = self._path(identifier)
+        parquet, npz = path.with_name(path.name + ".parquet"), path.with_name(path.name + ".npz")
+        if parquet.exists():
+            return pd.read_parquet(parquet)
+        if npz.exists():
+            with np.load(npz, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        raise FileNotFoundError(f"step output {path} is gone (cleared after its run's asset was written): "
+                                "materialize the asset's partition again")
+
+    def clear(self, run_id: str, step_prefix: str) -> None:
+        """Drop a run's outputs of the steps whose key starts with `step_prefix` (once their asset is written)."""
+        import shutil
+
+        folder = self.run_dir(run_id)
+        for step in folder.glob(f"{step_prefix}*") if folder.is_dir() else []:
+            shutil.rmtree(step, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            folder.rmdir()  # only when empty
+            folder.parent.rmdir()
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
     """Stores DataFrames as `<base_dir>/<asset key path>/<partition>.parquet` (no pickle)."""
 
@@ -85,6 +141,9 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj) -> None:
         if obj is None:
             return
+        if not context.has_asset_key:  # an op's output inside a graph-backed asset (a shard's part of the work)
+            StepOutputs(self.base_dir).write(context.get_identifier(), obj)
+            return
         partition = context.asset_partition_key if context.has_asset_partitions else None
         path = ParquetLayout(self.base_dir).path(context.asset_key.path, partition)
         write_parquet_atomic(obj, path)
@@ -93,6 +152,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext):
         import pandas as pd
 
+        if not context.has_asset_key:
+            return StepOutputs(self.base_dir).read(context.upstream_output.get_identifier())
         layout, key = ParquetLayout(self.base_dir), context.asset_key.path
         if context.has_asset_partitions:
             # A mapping can yield no partition (yesterday of the first day): an empty frame, as for a missing file.

@@ -26,7 +26,7 @@ def score_metrics(
     """
     state = state or DetectorState.empty([])
     if rows.empty:
-        return rows.assign(anomaly_score=pd.Series(dtype=float), is_anomaly=pd.Series(dtype=bool)), state
+        return with_scores(rows, np.empty(0)), state
     codes, names = series_codes(rows)
     t_index, times = _dense_codes(rows["timestamp"].array.asi8, step=1_000_000_000)
     today = state.aligned(names)
@@ -34,12 +34,18 @@ def score_metrics(
     by_series = np.full((len(names), len(times)), np.nan)
     by_series[codes, t_index] = rows["value"].to_numpy(dtype=float)
     scores = detector.score_in_place(times, by_series, today, params)
-    score = scores[codes, t_index]
+    return with_scores(rows, scores[codes, t_index]), today.merged_into(state)
+
+
+def with_scores(rows: pd.DataFrame, score: np.ndarray) -> pd.DataFrame:
+    """`rows` with `anomaly_score` (one per row, in row order) and `is_anomaly` (score >= 0.5) added."""
+    if rows.empty:
+        return rows.assign(anomaly_score=pd.Series(dtype=float), is_anomaly=pd.Series(dtype=bool))
     # a frame over the same arrays: `out[col] = ...` would copy the new columns (~0.2 s CPU at 10M rows)
     columns = {col: rows[col].array for col in rows.columns}
     out = pd.DataFrame({**columns, "anomaly_score": score, "is_anomaly": score >= 0.5}, index=rows.index, copy=False)
     out.attrs = dict(rows.attrs)  # as rows.copy() kept them
-    return out, today.merged_into(state)
+    return out
 
 
 def series_codes(rows: pd.DataFrame) -> tuple[np.ndarray, list[str]]:

@@ -43,7 +43,20 @@ def save_state(state: DetectorState, path: Path) -> None:
     write_zip_atomic(path, members)
 
 
-def load_state(path: Path) -> DetectorState:
-    arrays = read_npy_members(path)
-    keys = [str(k) for k in arrays.pop("keys")]
-    return DetectorState(keys, arrays)
+def load_state(path: Path, only: list[str] | None = None) -> DetectorState:
+    """The state in `path`; with `only`, just those of its series (the others are never held in memory
+    together: arrays are read one at a time and cut down)."""
+    if only is None:
+        arrays = read_npy_members(path)
+        keys = [str(k) for k in arrays.pop("keys")]
+        return DetectorState(keys, arrays)
+    with zipfile.ZipFile(path) as zf:
+        stored = [str(k) for k in _npy(zf, "keys.npy")]
+        wanted = set(only)
+        take = np.array([i for i, k in enumerate(stored) if k in wanted], dtype=np.int64)
+        arrays = {n[:-4]: _npy(zf, n)[take] for n in zf.namelist() if n.endswith(".npy") and n != "keys.npy"}
+    return DetectorState([stored[i] for i in take], arrays)
+
+
+def _npy(zf: zipfile.ZipFile, name: str) -> np.ndarray:
+    return np.load(io.BytesIO(zf.read(name)), allow_pickle=False)

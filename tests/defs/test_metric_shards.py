@@ -1,0 +1,48 @@
+"""`OPS_PIPELINES_SHARDS` changes how metric_anomalies is computed, never what the graph looks like: with 4 shards
+the code location has the same asset keys, groups, dependencies, checks and jobs as with 1 (the committed
+snapshot), and metric_anomalies keeps its partitions, automation condition and self-dependency."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.defs.test_graph_snapshot import SNAPSHOT, differences
+
+PROBE = """
+import json
+import dagster as dg
+from ops_pipelines.definitions import defs
+from tests.defs.test_graph_snapshot import graph_snapshot
+spec = next(s for s in defs.resolve_all_asset_specs() if s.key.to_user_string() == "metric_anomalies")
+node_def = defs.resolve_assets_def("metric_anomalies").node_def
+steps = sorted(n.name for n in node_def.nodes) if isinstance(node_def, dg.GraphDefinition) else [node_def.name]
+print(json.dumps({"snapshot": graph_snapshot(), "partitions": type(spec.partitions_def).__name__,
+                  "automation": spec.automation_condition is not None, "steps": steps}))
+"""
+
+
+def probe(shards: str) -> dict:
+    import os
+
+    env = {**os.environ, "OPS_PIPELINES_SHARDS": shards}
+    out = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_four_shards_give_the_graph_of_one():
+    one, four = probe("1"), probe("4")
+    assert differences(json.loads(SNAPSHOT.read_text()), four["snapshot"]) == []
+    assert four["snapshot"] == one["snapshot"]
+    assert four["partitions"] == one["partitions"] == "DailyPartitionsDefinition"
+    assert four["automation"] and one["automation"]
+    assert "metric_anomalies" in four["snapshot"]["assets"]["metric_anomalies"]["deps"]  # yesterday's state
+    assert one["steps"] == ["metric_anomalies"]
+    assert four["steps"] == ["metric_scores_joined", "metric_shard_scores", "metric_shards"]
+
+
+def test_a_bad_shard_count_stops_the_load_with_one_clear_line():
+    with pytest.raises(subprocess.CalledProcessError) as err:
+        probe("zero")
+    assert "OPS_PIPELINES_SHARDS='zero' must be a whole number from 1 to 256" in err.value.stderr
