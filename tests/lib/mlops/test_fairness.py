@@ -159,3 +159,24 @@ def test_disparity_gate_judges_only_groups_with_enough_labels():
     (entry,) = disparity_gate(FairnessSpec(groups=("seg",)), frame, y, today, good)
     assert entry["groups_judged"] == 3 and entry["candidate_by_group"]["tiny"] is None
     assert entry["widening"] == pytest.approx(entry["candidate_difference"] - entry["champion_difference"])
+
+
+def test_health_report_shows_disparity_and_flagged_groups():
+    import json
+
+    from ops_pipelines.lib.mlops.monitoring import groups_summary
+    from ops_pipelines.lib.platform.health_report import HealthInputs, render_markdown
+
+    frame, y, good, today = _drifting()
+    report = group_report(FairnessSpec(groups=("seg",)), Scored.of(frame, y, today), Scored.of(frame, y, good))
+    summary = groups_summary(json.dumps(report.to_dict()))
+    d = report.disparities[0]
+    assert summary["group_disparity"] == f"seg {d['difference']:.3f} (worst c)"
+    assert summary["groups_flagged"].startswith("seg=c (")
+    assert groups_summary("") == {} and groups_summary(None) == {}
+    empty = pd.DataFrame()
+    inputs = HealthInputs(day="2026-03-14", incidents=empty, noise={}, llm_quality=empty, prompt_comparison=empty,
+                          prompt_promotion=empty, mlops=[{"model": "ctr_logreg", **summary}])
+    text = render_markdown(inputs)
+    assert "## Models: bias across groups" in text and "1 model(s) with a group that fell behind" in text
+    assert summary["group_disparity"] in text and "seg=c" in text
