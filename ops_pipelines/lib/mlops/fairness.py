@@ -270,3 +270,15 @@ def champion_groups(spec: ModelSpec, day: pd.Timestamp, current: pd.DataFrame, c
     score = lambda frame: predict_scores(champion.model, frame, spec) if len(frame) else []
     return group_report(spec.fairness, Scored.of(rows, rows[target], score(rows)),
                         Scored.of(holdout, holdout[target], score(holdout)))
+
+
+def gate_table(entries: list[dict[str, Any]], metric: str) -> str:
+    """The promotion gate's per-group figures as one Markdown table: a row per group column and group."""
+    from ops_pipelines.lib.markdown import table
+
+    num = lambda v: "" if v is None else f"{v:.3f}"
+    rows = [[e["column"], group, num(value), num(e["champion_by_group"].get(group)),
+             f"{num(e['candidate_difference'])} vs {num(e['champion_difference'])}", "yes" if e["blocked"] else "no"]
+            for e in entries for group, value in e["candidate_by_group"].items()]
+    return table(["column", "group", f"candidate {metric}", f"champion {metric}", "disparity (candidate vs champion)",
+                  "blocks"], rows, empty="no groups")

@@ -9,7 +9,7 @@ import pytest
 
 from ops_pipelines.lib.mlops.config import FairnessSpec
 from ops_pipelines.lib.mlops.evaluation import compare
-from ops_pipelines.lib.mlops.fairness import Scored, disparity_gate, group_report
+from ops_pipelines.lib.mlops.fairness import Scored, disparity_gate, gate_table, group_report
 from tests.lib.mlops.mlflow_helpers import click_rows, specs
 
 SPEC, _ = specs()
@@ -144,6 +144,8 @@ def test_gate_blocks_a_candidate_that_widens_the_gap_and_allows_one_that_does_no
     assert seg["blocked"] and seg["widening_lower_95"] > SPEC.fairness.max_disparity_widening
     assert seg["candidate_by_group"]["loyal"] < seg["champion_by_group"]["loyal"]
     assert blocked.to_metadata()["disparity_blocked"] == "user_segment"
+    table = gate_table(blocked.groups, "roc_auc")
+    assert f"| user_segment | loyal | {seg['candidate_by_group']['loyal']:.3f} |" in table and "| yes |" in table
     # Better for every group alike: allowed.
     allowed = compare(no_slices, Scores(good), Scores(champion), window)
     assert allowed.passed and not any(g["blocked"] for g in allowed.groups)
