@@ -129,6 +129,10 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
         assert not [k for k, v in meta.items() if v.value in ("", None)]
         share = meta[f"{MODEL}/drift_share"].value
         assert share == float(f"{share:.4g}")
+        # Bias across groups: the champion's per-group table every day, and the (non-blocking) warning check.
+        assert "| column | group | rows | positives | roc_auc |" in meta[f"{MODEL}/groups"].value
+        (groups_check,) = [c for c in shift.get_asset_check_evaluations() if c.check_name == "groups_within_quality_margin"]
+        assert groups_check.severity == dg.AssetCheckSeverity.WARN and groups_check.metadata["models_judged"].value == 1
         requests, cursor = sensor_requests(instance, cursor)
         assert [r.run_key for r in requests] == [f"{MODEL}:v1:{DAYS[2]}"]
         assert requests[0].tags["ops/window_start"] == DAYS[2]
@@ -150,6 +154,9 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
         inside = (rows["timestamp"] >= pd.Timestamp("2026-03-04T05:45Z")) & (rows["timestamp"] <= pd.Timestamp("2026-03-04T07:15Z"))
         assert not inside.any() and rows["timestamp"].min() >= pd.Timestamp(DAYS[2], tz="UTC")
         decision = result.asset_materializations_for_node("model_evaluation")[0].metadata["decision"].value
+        evaluation_meta = result.asset_materializations_for_node("model_evaluation")[0].metadata
+        assert evaluation_meta["disparity_blocked"].value == "none"  # per-column figures when groups have labels enough
+        assert "| column | group | candidate roc_auc |" in evaluation_meta["groups"].value
         mv = client.get_model_version(name, "2")
         assert mv.tags["ops.decision"] == decision and mv.tags["ops.decision_reason"]
         # The new world is unlike the old one: the candidate trained on it wins on the later window.

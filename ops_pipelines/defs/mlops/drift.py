@@ -13,6 +13,7 @@ from ops_pipelines.resources.model_registry import ModelRegistry
 from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 ASSET = "drift_report"
+GROUPS_CHECK = "groups_within_quality_margin"
 # Every source asset a configured model reads: adding a model with a new source adds the edge.
 SOURCES = sorted({spec.source for spec in load_models()})
 
@@ -26,7 +27,10 @@ SOURCES = sorted({spec.source for spec in load_models()})
     ins={"incidents": dg.AssetIn(),
          "previous": dg.AssetIn(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))},
     deps=SOURCES,
-    check_specs=[state_check_spec(ASSET)],
+    check_specs=[state_check_spec(ASSET),
+                 dg.AssetCheckSpec(GROUPS_CHECK, asset=ASSET, blocking=False,
+                                   description="No group (models.json `fairness.groups`) fell more than the model's margin "
+                                               "below the rest with 95% confidence, against the champion's holdout (warns).")],
 )
 def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_registry: ModelRegistry,
                  dataset_store: DatasetStore, stored_partitions: StoredPartitions, state_store: StateStore):
@@ -41,6 +45,7 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
     import pandas as pd
 
     from ops_pipelines.lib.mlops.drift import save_drift_report
+    from ops_pipelines.lib.mlops.fairness import champion_groups
     from ops_pipelines.lib.mlops.monitoring import fitted_until, load_champion, monitor_model
 
     day = context.partition_key
@@ -50,7 +55,7 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
     client, store = model_registry.client(), dataset_store
     report_dir = model_registry.reports_dir() / "drift" / day
     overlapping = incident_ids_on(incidents, day_ts)
-    rows, metadata = [], {}
+    rows, metadata, flagged = [], {}, {}
     for spec in model_registry.models():
         current = stored_partitions.read(spec.source, [day])
         champion = load_champion(client, spec)
@@ -72,11 +77,16 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
             html = save_drift_report(reference, current, list(spec.drift_columns), report_dir / f"{spec.name}.html",
                                      categorical=[c for c in spec.drift_columns if c in spec.categorical])
         metadata.update(model_metadata(spec, result, drift, html))
+        groups = champion_groups(spec, day_ts, current, champion, reference, history)
+        if groups is not None:
+            metadata.update(groups_metadata(spec.name, groups))
+            flagged[spec.name] = groups.flagged_text()
         row = result.to_dict()
         row["drifted_columns"] = json.dumps(row["drifted_columns"])
         row["incidents"] = json.dumps(row["incidents"])
         row["evaluation_window"] = json.dumps(row["evaluation_window"], sort_keys=True) if row["evaluation_window"] else ""
         row["columns"] = json.dumps(drift.to_dict()["columns"]) if drift is not None else "{}"
+        row["groups"] = json.dumps(groups.to_dict(), sort_keys=True) if groups is not None else ""
         rows.append(row)
     out = pd.DataFrame(rows)
     metadata["summary"] = dg.MetadataValue.md(summary_table(out))
@@ -89,6 +99,10 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
     state_store.record(ASSET, day, {ASSET: before if before.exists() else None}, since=two_days_ago)
     yield dg.Output(out, metadata={"dagster/row_count": len(out), **metadata})
     yield state_store.state_check(context, ASSET)
+    warned = {model: text for model, text in flagged.items() if text}
+    yield dg.AssetCheckResult(check_name=GROUPS_CHECK, passed=not warned, severity=dg.AssetCheckSeverity.WARN,
+                              metadata={"models_judged": len(flagged), "flagged": "; ".join(f"{m}: {t}" for m, t in warned.items())
+                                        or "none"})
 
 
 def carried_streak(rows: list[dict]) -> str:
@@ -133,6 +147,14 @@ def model_metadata(spec, result, drift, html) -> dict:
     if result.note:
         meta[f"{prefix}/note"] = result.note
     return tidy(meta)  # an empty retrain_key is left out: the sensor reads a missing one as "nothing to do"
+
+
+def groups_metadata(model: str, groups) -> dict:
+    """`<model>/groups` (one table: per group metric, gap to the rest, its change, verdict), the largest disparity
+    and the number of flagged groups."""
+    meta = {f"{model}/groups": dg.MetadataValue.md(groups.table()), f"{model}/groups_flagged": len(groups.flagged),
+            f"{model}/max_disparity": groups.max_disparity()}
+    return tidy(meta)
 
 
 def incident_ids_on(incidents, day_ts) -> list[str]:

@@ -190,5 +190,12 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
         metadata=tidy({"decision": decision, "reason": evaluation.reason, "candidate_version": version,
                        "previous_champion": int(current.version) if current is not None else 0,
                        "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
-                       **evaluation.to_metadata()}),
+                       **evaluation.to_metadata(), "groups": _groups_table(evaluation, spec)}),
     )
+
+
+def _groups_table(evaluation, spec):
+    """Bias across groups: both models per group (None without group columns or champion; tidy leaves it out)."""
+    from ops_pipelines.lib.mlops.fairness import gate_table
+
+    return dg.MetadataValue.md(gate_table(evaluation.groups, spec.fairness.metric)) if evaluation.groups else None

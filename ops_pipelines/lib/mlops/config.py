@@ -57,6 +57,21 @@ class EvaluationSpec:
 
 
 @dataclass(frozen=True)
+class FairnessSpec:
+    """Bias across groups (`lib/mlops/fairness.py`): per-group quality of the champion every day and of the
+    candidate at evaluation, for each column in `groups` (e.g. user_segment, device)."""
+
+    groups: tuple[str, ...] = ()  # empty: no per-group figures, no check, no gate
+    metric: str = "roc_auc"
+    # Daily warning: a group's metric fell more than this below the rest's, against the same gap on the
+    # champion's holdout (95% confidence, as the slice gate); groups differ by nature, so the change is judged.
+    margin: float = 0.05
+    # Promotion gate: the candidate's disparity (best minus worst group) may exceed the champion's by at most this.
+    max_disparity_widening: float = 0.05
+    min_labels_per_class: int = 30  # a group with fewer labels of a class is reported as skipped, not judged
+
+
+@dataclass(frozen=True)
 class IncidentExclusion:
     services: tuple[str, ...] | None = None  # None: incidents of any service
     padding_minutes: int = 15
@@ -79,6 +94,7 @@ class ModelSpec:
     exclude_incidents: IncidentExclusion | None = None
     keys: tuple[str, ...] = ()  # identify a row (e.g. the service): kept in dataset versions, never model input
     evaluation: EvaluationSpec = EvaluationSpec()
+    fairness: FairnessSpec = FairnessSpec()
 
     @property
     def features(self) -> tuple[str, ...]:
@@ -133,8 +149,18 @@ def _spec(raw: dict[str, Any]) -> ModelSpec:
         target=raw["target"], estimator_class=estimator["class"], estimator_params=dict(estimator.get("params", {})),
         training=TrainingSpec(**(raw.get("training") or {})), drift=DriftSpec(**drift),
         promotion=PromotionSpec(**promotion), exclude_incidents=exclusion, keys=tuple(raw.get("keys") or ()),
-        evaluation=_evaluation(raw),
+        evaluation=_evaluation(raw), fairness=_fairness(raw),
     )
+
+
+def _fairness(raw: dict[str, Any]) -> FairnessSpec:
+    entry = dict(raw.get("fairness") or {})
+    entry["groups"] = tuple(entry.get("groups") or ())
+    spec = FairnessSpec(**entry)
+    if spec.margin < 0 or spec.max_disparity_widening < 0 or spec.min_labels_per_class < 1:
+        raise ValueError(f"model {raw['name']!r}: fairness needs margin >= 0, max_disparity_widening >= 0 and "
+                         f"min_labels_per_class >= 1; got {raw.get('fairness')}")
+    return spec
 
 
 def _evaluation(raw: dict[str, Any]) -> EvaluationSpec:

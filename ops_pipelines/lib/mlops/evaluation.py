@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,7 @@ class Evaluation:
     reason: str = ""
     champion_version: int | None = None  # the champion compared against, when the caller knows it
     window: dict[str, Any] | None = None  # the evaluation window (windows.EvaluationWindow.to_dict())
+    groups: list[dict[str, Any]] = field(default_factory=list)  # disparity per group column (fairness.disparity_gate)
 
     def to_metadata(self) -> dict[str, float | int | str | bool]:
         """Flat values for Dagster metadata and registry tags (no None, no nesting)."""
@@ -62,6 +64,12 @@ class Evaluation:
             out.update({"window_start": self.window["start"], "window_end": self.window["end"],
                         "window_days": float(self.window["days"]), "window_grown": bool(self.window.get("grown"))})
             out.update({f"window_labels_{c}": int(n) for c, n in self.window.get("labels", {}).items()})
+        for g in self.groups:  # bias across groups: both models' disparity (best - worst group) per column
+            for who in ("candidate", "champion"):
+                if g[f"{who}_difference"] is not None:
+                    out[f"disparity/{g['column']}/{who}"] = g[f"{who}_difference"]
+        if self.groups:
+            out["disparity_blocked"] = ",".join(g["column"] for g in self.groups if g["blocked"]) or "none"
         compared = [s for s in self.slices if s["delta"] is not None]
         if compared:
             worst = min(compared, key=lambda s: s["delta"])
@@ -94,19 +102,31 @@ def _improvement(metric: str, candidate: float, champion: float) -> float:
     return candidate - champion if HIGHER_IS_BETTER[metric] else champion - candidate
 
 
+def upper_bound_95(statistic: Callable[..., float], strata: Sequence[Any], resamples: int = SLICE_BOOTSTRAP) -> float:
+    """The gate's confidence rule: the 95% one-sided upper bound of `statistic` over `resamples` seeded bootstrap
+    resamples. Each stratum (an array of row positions) is resampled with replacement within itself and
+    `statistic(*resampled)` is called; undefined (NaN) resamples are left out. NaN when none is defined."""
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    values = []
+    for _ in range(resamples):
+        value = statistic(*(s[rng.integers(0, len(s), len(s))] for s in strata))
+        if math.isfinite(value):
+            values.append(value)
+    return float(np.quantile(values, 0.95)) if values else math.nan
+
+
 def improvement_upper_bound(metric: str, y, p_cand, p_champ, resamples: int = SLICE_BOOTSTRAP) -> float:
     """95% one-sided upper bound of the candidate's improvement over the champion on these rows
     (paired bootstrap: both models scored on the same resampled rows)."""
     import numpy as np
 
-    rng = np.random.default_rng(SEED)
-    deltas = []
-    for _ in range(resamples):
-        idx = rng.integers(0, len(y), len(y))
+    def improvement(idx) -> float:
         cand, champ = metric_value(metric, y[idx], p_cand[idx]), metric_value(metric, y[idx], p_champ[idx])
-        if math.isfinite(cand) and math.isfinite(champ):
-            deltas.append(_improvement(metric, cand, champ))
-    return float(np.quantile(deltas, 0.95)) if deltas else math.nan
+        return _improvement(metric, cand, champ) if math.isfinite(cand) and math.isfinite(champ) else math.nan
+
+    return upper_bound_95(improvement, [np.arange(len(y))], resamples)
 
 
 def _slice_rows(spec: ModelSpec, window: pd.DataFrame, y, p_cand, p_champ) -> list[dict[str, Any]]:
@@ -151,7 +171,7 @@ def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, w
     slices = _slice_rows(spec, window, y, p_cand, p_champ)
     info = window_info.to_dict() if window_info is not None else None
     base = {"metric": metric, "rows": len(y), "candidate_metric": cand, "slices": slices,
-            "champion_version": champion_version, "window": info}
+            "champion_version": champion_version, "window": info, "groups": _groups(spec, window, y, p_cand, p_champ)}
     if p_champ is None:
         ok = math.isfinite(cand)
         reason = (f"No champion yet: the candidate becomes the first champion with {metric} {cand:.4f} on {len(y)} rows."
@@ -174,6 +194,12 @@ def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, w
         passed = False
         reason = (f"Rejected: {vs}, but {len(dropped)} slice(s) lose more than {promo.max_slice_drop:.4f} "
                   f"(95% confidence); worst {worst['column']}={worst['value']} ({worst['delta']:+.4f} on {worst['rows']} rows).")
+    elif widened := [g for g in base["groups"] if g["blocked"]]:
+        worst = max(widened, key=lambda g: g["widening"])
+        passed = False
+        reason = (f"Rejected: {vs}, but it widens the {spec.fairness.metric} disparity across {worst['column']} from "
+                  f"{worst['champion_difference']:.4f} to {worst['candidate_difference']:.4f} (worst group "
+                  f"{worst['candidate_worst_group']}): more than {spec.fairness.max_disparity_widening:.4f} with 95% confidence.")
     else:
         noisy = [s for s in slices if s["delta_upper_95"] is not None and s not in dropped]
         note = (f" ({len(noisy)} slice(s) drop more, but within sampling noise: worst "
@@ -181,6 +207,15 @@ def compare(spec: ModelSpec, candidate_model: Any, champion_model: Any | None, w
                 if noisy else "")
         passed, reason = True, f"Promoted: {vs}; no slice loses more than {promo.max_slice_drop:.4f} with 95% confidence{note}."
     return Evaluation(**base, champion_metric=champ, delta=delta, passed=passed, reason=reason + _window_note(window_info))
+
+
+def _groups(spec: ModelSpec, window: pd.DataFrame, y, p_cand, p_champ) -> list[dict[str, Any]]:
+    """The disparity gate's figures per group column (none without a champion or group columns)."""
+    if not spec.fairness.groups or p_champ is None:
+        return []
+    from ops_pipelines.lib.mlops.fairness import disparity_gate
+
+    return disparity_gate(spec.fairness, window, y, p_cand, p_champ)
 
 
 def _window_note(window: Any) -> str:

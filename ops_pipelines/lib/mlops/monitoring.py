@@ -233,6 +233,7 @@ def health_sections(drift: pd.DataFrame, evaluations: pd.DataFrame) -> list[dict
             "champion_version": None if verdict == "no champion yet" else int(row["champion_version"]),
             "champion_metric": "roc_auc", "champion_value": row.get("performance"),
             "champion_window": window_text(row.get("evaluation_window")),
+            **groups_summary(row.get("groups")),
         })
     return sections
 
@@ -249,3 +250,19 @@ def window_text(value: Any) -> str:
     labels = ", ".join(f"{n} of class {c}" for c, n in window.get("labels", {}).items())
     short = "" if window.get("enough", True) else f"; under {window.get('min_labels_per_class')} of a class"
     return f"{window['start'][:16]} to {window['end'][:16]} ({window['days']:g} days; {labels}{short})"
+
+
+def groups_summary(value: Any) -> dict[str, Any]:
+    """Bias across groups from a drift row's `groups` JSON (fairness.GroupReport.to_dict()): the disparity per
+    group column ('user_segment 0.041 (worst new_user)') and the flagged groups; {} without a report."""
+    import json
+
+    if not isinstance(value, str) or not value:
+        return {}
+    report = json.loads(value)
+    disparity = "; ".join(f"{d['column']} {d['difference']:.3f} (worst {d['worst_group']})"
+                          for d in report["disparities"] if d["difference"] is not None)
+    flagged = ", ".join(f"{g['column']}={g['group']} ({g['gap']:+.3f} vs the rest, was {g['reference_gap']:+.3f})"
+                        if g.get("reference_gap") is not None else f"{g['column']}={g['group']} ({g['gap']:+.3f} vs the rest)"
+                        for g in report["groups"] if g["flagged"])
+    return {"group_metric": report["metric"], "group_disparity": disparity or "n/a", "groups_flagged": flagged or "none"}

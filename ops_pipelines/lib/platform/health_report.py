@@ -261,6 +261,21 @@ def mlops_section(inputs: HealthInputs, draw: bool = False) -> Section:
     return Section(title, [], table)
 
 
+def groups_section(inputs: HealthInputs, draw: bool = False) -> Section:
+    """Bias across groups: per model, the champion's disparity per group column (best minus worst group) and
+    any group that fell behind the rest on the day (the drift_report check groups_within_quality_margin)."""
+    title = "Models: bias across groups"
+    judged = [m for m in (inputs.mlops or []) if m.get("group_disparity")]
+    if not judged:
+        return Section(title, ["No per-group figures for this day (no champion with labelled rows, or no group columns)."])
+    rows = [[str(m.get("model", NA)), str(m.get("group_metric", NA)), str(m["group_disparity"]), str(m.get("groups_flagged", NA))]
+            for m in sorted(judged, key=lambda m: str(m.get("model", "")))]
+    flagged = sum(m.get("groups_flagged", "none") != "none" for m in judged)
+    text = [f"{flagged} model(s) with a group that fell behind the rest today." if flagged
+            else "No group fell behind the rest today."]
+    return Section(title, text, Table(["model", "metric", "disparity (best - worst group)", "groups flagged"], rows))
+
+
 def llm_section(inputs: HealthInputs, draw: bool) -> Section:
     title = "LLM quality and cost"
     if cols := missing(inputs.llm_quality, LLM_REQUIRED):
@@ -304,7 +319,7 @@ def prompts_section(inputs: HealthInputs, draw: bool = False) -> Section:
 
 def sections(inputs: HealthInputs, draw: bool = False) -> list[Section]:
     """The report's sections in page order; `draw` renders the plots (only the HTML shows them)."""
-    return [build(inputs, draw) for build in (incidents_section, noise_section, mlops_section, llm_section, prompts_section)]
+    return [build(inputs, draw) for build in (incidents_section, noise_section, mlops_section, groups_section, llm_section, prompts_section)]
 
 
 def headline_lines(inputs: HealthInputs) -> list[str]:

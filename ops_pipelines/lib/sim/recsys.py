@@ -95,6 +95,16 @@ def click_logit(model: dict[str, Any], segment: np.ndarray, category: np.ndarray
             + by_seg("segment") + _lookup(model["device"], uniq_dev)[dev_idx])
 
 
+def segment_shifted(model: dict[str, Any], shift: dict[str, Any] | None, day_index: int) -> dict[str, Any]:
+    """The click model with one segment's coefficients replaced from the shift's day on (`recsys.segment_shift`):
+    that segment's users start clicking for other reasons, the features stay as they were, so a model's
+    quality drops for that segment only. Other segments and earlier days are unchanged."""
+    if not shift or day_index < int(shift["day_offset"]):
+        return model
+    segment = str(shift["segment"])
+    return {**model, **{key: {**model[key], segment: float(value)} for key, value in shift["click_model"].items()}}
+
+
 def simulate_events(cfg: WorldConfig, seed: int, day: Day, world: RecsysWorld) -> dict[str, np.ndarray]:
     spec = cfg.section("recsys")
     rng = day_rng(seed, day.index, Stream.RECSYS)
@@ -116,7 +126,7 @@ def simulate_events(cfg: WorldConfig, seed: int, day: Day, world: RecsysWorld) -
         "user_segment": world.segment[user], "device": world.device[user], "country": world.country[user],
         "position": position.astype(np.int32), "item_popularity": catalog.popularity[item],
     }
-    model = spec["click_model"]["post" if shifted else "pre"]
+    model = segment_shifted(spec["click_model"]["post" if shifted else "pre"], spec.get("segment_shift"), day.index)
     logit = click_logit(model, cols["user_segment"], cols["category"], cols["device"], position,
                         cols["item_popularity"], cols["price"])
     cols["clicked"] = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int8)

@@ -117,6 +117,15 @@ def _topic_shift_record(app: dict[str, Any], start: dt.date, days: int) -> dict[
             "shares": spec["shares"], "questions": spec["topic"]["questions"]}
 
 
+def _segment_shift_record(recsys: dict[str, Any], start: dt.date, days: int) -> dict[str, Any] | None:
+    """When one user segment's click behaviour changes (None if not within the run), and how."""
+    spec = recsys.get("segment_shift")
+    if not spec or int(spec["day_offset"]) >= days:
+        return None
+    return {"date": (start + dt.timedelta(days=int(spec["day_offset"]))).isoformat(), "segment": spec["segment"],
+            "click_model": spec["click_model"]}
+
+
 def _write_ground_truth(out: Path, cfg: WorldConfig, seed: int, start: dt.date, days: int,
                         incidents: list[Incident], routine: tuple[list[Change], list[Job], list[Surge]],
                         gaps: list[dict[str, Any]], labels: list[dict[str, Any]], ledger: BadRowLedger,
@@ -139,7 +148,8 @@ def _write_ground_truth(out: Path, cfg: WorldConfig, seed: int, start: dt.date, 
         "llm_app": {"app": app["app"], "prompt_template_id": app["prompt_template_id"],
                     "prompt_versions": app["prompt_versions"], "models": app["models"],
                     "rates_apply_to": "traces with status ok", "topic_shift": _topic_shift_record(app, start, days)},
-        "recsys": {"shift_day_offset": cfg.shift_day_offset, "click_model": cfg.section("recsys")["click_model"]},
+        "recsys": {"shift_day_offset": cfg.shift_day_offset, "click_model": cfg.section("recsys")["click_model"],
+                   "segment_shift": _segment_shift_record(cfg.section("recsys"), start, days)},
         "deploys": [deploy_record(start, c) for c in changes if c.kind == "deploy"],
         "changes": [change_record(start, c) for c in changes],
         "jobs": [job_record(start, j) for j in jobs],

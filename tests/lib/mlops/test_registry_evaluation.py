@@ -101,6 +101,9 @@ def test_a_slice_that_drops_too_much_blocks_promotion():
     assert ev.delta >= SPEC.promotion.min_improvement  # overall it would have passed
     assert not ev.passed and "device=ios" in ev.reason
     looser = dataclasses.replace(SPEC, promotion=dataclasses.replace(SPEC.promotion, max_slice_drop=1.0))
+    blocked = compare(looser, Scores(candidate), Scores(champion), window)
+    assert not blocked.passed and "disparity across device" in blocked.reason  # the bias gate sees it too
+    looser = dataclasses.replace(looser, fairness=dataclasses.replace(SPEC.fairness, max_disparity_widening=1.0))
     assert compare(looser, Scores(candidate), Scores(champion), window).passed
 
 
