@@ -21,7 +21,7 @@ def landed_days(landing: Path) -> list[str]:
     for kind in KINDS:
         folder = landing / kind
         if folder.is_dir():
-            days.update(p.name for p in folder.iterdir() if p.is_dir() and _is_day(p.name))
+            days.update(p.name for p in folder.iterdir() if p.is_dir() and is_day(p.name))
     return sorted(days)
 
 
@@ -66,7 +66,8 @@ def _day(env: Mapping[str, str], name: str) -> dt.date | None:
         raise ValueError(f"{name}={text!r} is not a day (YYYY-MM-DD)") from None
 
 
-def _is_day(name: str) -> bool:
+def is_day(name: str) -> bool:
+    """A YYYY-MM-DD folder name."""
     try:
         dt.date.fromisoformat(name)
     except ValueError:

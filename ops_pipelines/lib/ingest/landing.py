@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import os
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from ops_pipelines.lib.ingest import kinds
 from ops_pipelines.lib.ingest.pipeline import ingest_files
 from ops_pipelines.lib.ingest.validate import IngestResult, Window
 from ops_pipelines.lib.ingest.walk import Entry, list_files
+from ops_pipelines.lib.partition_range import is_day
 
 KINDS = ("metrics", "logs", "llm_traces", "model_events", "changes")
 
@@ -25,14 +25,6 @@ class LandedFile:
     day: str
     relpath: str  # relative to the landing-zone root, '/'-separated, printable (bytes not UTF-8 as \xNN)
     version: str  # size and modification time: a rewrite with new content is a new version
-
-
-def _is_day(name: str) -> bool:
-    try:
-        dt.date.fromisoformat(name)
-    except ValueError:
-        return False
-    return len(name) == 10
 
 
 def scan(root: Path) -> Iterator[LandedFile]:
@@ -46,7 +38,7 @@ def scan(root: Path) -> Iterator[LandedFile]:
         base = root / kind
         if not base.is_dir():
             continue
-        for day_dir in sorted(p for p in base.iterdir() if p.is_dir() and _is_day(p.name)):
+        for day_dir in sorted(p for p in base.iterdir() if p.is_dir() and is_day(p.name)):
             for entry in list_files(root, day_dir):
                 try:
                     st = os.lstat(entry.path) if entry.refused else entry.path.stat()

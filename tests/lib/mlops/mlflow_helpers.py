@@ -16,6 +16,17 @@ from ops_pipelines.lib.mlops.datasets import DatasetStore, DatasetVersion
 START = pd.Timestamp("2026-03-01T00:00:00Z")
 
 
+class Scores:
+    """A stand-in model whose probability for a row is a fixed score looked up by the row's index."""
+
+    def __init__(self, scores: pd.Series):
+        self.scores = scores
+
+    def predict_proba(self, X):
+        p = self.scores.loc[X.index].to_numpy(dtype=float)
+        return np.column_stack([1 - p, p])
+
+
 def click_rows(n: int = 5000, seed: int = 0, days: int = 5) -> pd.DataFrame:
     """Recommendation impressions over `days` days with a known click model (position, popularity,
     price, segment x device effects), in time order, timestamps UTC."""

@@ -10,20 +10,9 @@ import pytest
 from ops_pipelines.lib.mlops.config import FairnessSpec
 from ops_pipelines.lib.mlops.evaluation import compare
 from ops_pipelines.lib.mlops.fairness import Scored, disparity_gate, gate_table, group_report
-from tests.lib.mlops.mlflow_helpers import click_rows, specs
+from tests.lib.mlops.mlflow_helpers import Scores, click_rows, specs
 
 SPEC, _ = specs()
-
-
-class Scores:
-    """A stand-in model: a fixed score per row index."""
-
-    def __init__(self, scores: pd.Series):
-        self.scores = scores
-
-    def predict_proba(self, X):
-        p = self.scores.loc[X.index].to_numpy(dtype=float)
-        return np.column_stack([1 - p, p])
 
 
 def _hand_frame():

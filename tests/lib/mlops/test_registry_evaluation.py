@@ -24,6 +24,7 @@ from ops_pipelines.lib.mlops.registry import (
 from ops_pipelines.lib.mlops.selection import split_holdout
 from ops_pipelines.lib.mlops.training import train_candidate
 from tests.lib.mlops.mlflow_helpers import (
+    Scores,
     click_rows,
     mlflow_store,
     shuffled_labels,
@@ -32,17 +33,6 @@ from tests.lib.mlops.mlflow_helpers import (
 )
 
 SPEC, _ = specs()
-
-
-class Scores:
-    """A stand-in model whose probability for a row is a fixed score looked up by the row's index."""
-
-    def __init__(self, scores: pd.Series):
-        self.scores = scores
-
-    def predict_proba(self, X):
-        p = self.scores.loc[X.index].to_numpy(dtype=float)
-        return np.column_stack([1 - p, p])
 
 
 def _window(n=2000, seed=5):
