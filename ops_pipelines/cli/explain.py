@@ -166,19 +166,20 @@ def _json_value(value: Any) -> Any:
 
 def print_explanation(result: dict[str, Any], out: TextIO, top: int = TOP) -> None:
     print(f"{result['model']} v{result['version']} ({result['served_by']}; dataset version {result['dataset_version']}): "
-          f"score {result['score']:.4f}", file=out)
+          f"score {result['score']:.4g}", file=out)
     event = result["event"]
     if event is not None:
         same = math.isclose(event["logged_score"], result["score"], rel_tol=0, abs_tol=1e-9)
         print(f"event {event['event_id']} at {event['timestamp']}: served by v{event['served_version']}, logged score "
-              f"{event['logged_score']:.4f}" + ("" if same else " (differs: the row or the version changed since)"), file=out)
+              f"{event['logged_score']:.4g}" + ("" if same else " (differs: the row or the version changed since)"), file=out)
     print(f"log-odds {result['log_odds']:+.4f} = base {result['base_log_odds']:+.4f} + contributions ({result['method']})",
           file=out)
     print(f"top feature contributions (log-odds), {min(top, len(result['contributions']))} of "
           f"{len(result['contributions'])}:", file=out)
     width = max((len(c["feature"]) for c in result["contributions"]), default=0)
     for c in result["contributions"][:top]:
-        print(f"  {c['feature']:<{width}}  {str(c['value']):>12}  {c['contribution']:+.4f}", file=out)
+        value = f"{c['value']:.6g}" if isinstance(c["value"], float) else str(c["value"])
+        print(f"  {c['feature']:<{width}}  {value:>12}  {c['contribution']:+.4f}", file=out)
 
 
 def write_json(result: dict[str, Any], path: Path) -> None:

@@ -140,7 +140,7 @@ def test_explain_a_row_with_the_champion(explained, monkeypatch, capsys, tmp_pat
     assert [c["feature"] for c in result["contributions"]][0] in out.splitlines()[3]
     assert result["base_log_odds"] + sum(c["contribution"] for c in result["contributions"]) == pytest.approx(
         math.log(p / (1 - p)), abs=1e-9)
-    assert f"score {p:.4f}" in out.splitlines()[0]
+    assert f"score {p:.4g}" in out.splitlines()[0]
 
 
 def test_explain_a_logged_prediction_traced_to_the_version_that_served_it(explained, monkeypatch, capsys, tmp_path):

@@ -200,7 +200,7 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
                        "previous_champion": int(current.version) if current is not None else 0,
                        "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
                        **evaluation.to_metadata(),
-                       "importance_change": importance_change_metadata(spec, candidate, champion, holdout)}),
+                       "importance_change": importance_change_metadata(context, spec, candidate, champion, holdout)}),
     )
 
 
@@ -225,10 +225,14 @@ def importance_metadata(importance) -> dict:
             "top_feature": ranked[0][0] if ranked else ""}
 
 
-def importance_change_metadata(spec, candidate, champion, window) -> dg.MetadataValue:
+def importance_change_metadata(context: dg.AssetExecutionContext, spec, candidate, champion, window) -> dg.MetadataValue:
     """Champion vs candidate permutation importance on the same evaluation window, as one Markdown table."""
+    import time
+
     from ops_pipelines.lib.mlops.explain import change_table, global_importance, importance_change
 
+    started = time.perf_counter()
     mine = global_importance(candidate, window, spec)
     theirs = global_importance(champion, window, spec) if champion is not None else None
+    context.log.info(f"{spec.name}: importance change in {time.perf_counter() - started:.2f} s")
     return dg.MetadataValue.md(change_table(importance_change(mine, theirs), mine.metric))
