@@ -169,9 +169,14 @@ def print_explanation(result: dict[str, Any], out: TextIO, top: int = TOP) -> No
           f"score {result['score']:.4g}", file=out)
     event = result["event"]
     if event is not None:
-        same = math.isclose(event["logged_score"], result["score"], rel_tol=0, abs_tol=1e-9)
+        if result["version"] != event["served_version"]:
+            note = f" (explained with v{result['version']}, not the version that served it)"
+        elif not math.isclose(event["logged_score"], result["score"], rel_tol=0, abs_tol=1e-9):
+            note = " (differs: the source partition's row changed since it was scored)"
+        else:
+            note = ""
         print(f"event {event['event_id']} at {event['timestamp']}: served by v{event['served_version']}, logged score "
-              f"{event['logged_score']:.4g}" + ("" if same else " (differs: the row or the version changed since)"), file=out)
+              f"{event['logged_score']:.4g}{note}", file=out)
     print(f"log-odds {result['log_odds']:+.4f} = base {result['base_log_odds']:+.4f} + contributions ({result['method']})",
           file=out)
     print(f"top feature contributions (log-odds), {min(top, len(result['contributions']))} of "

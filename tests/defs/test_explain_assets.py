@@ -199,3 +199,13 @@ def test_row_and_event_id_are_exclusive(capsys):
 def test_the_log_asset_is_daily_and_reads_the_drift_report():
     assert prediction_log.keys_by_input_name["drift_report"] == dg.AssetKey("drift_report")
     assert prediction_log.partitions_def == drift_report.partitions_def
+
+
+def test_explain_a_logged_prediction_with_another_version_says_so(explained, monkeypatch, capsys):
+    log = pd.read_parquet(partition_path(explained["storage"], "prediction_log", DAYS[2]))
+    event = log[log["model"] == "ctr_logreg"].iloc[5]
+    code, out, err = run_cli(monkeypatch, capsys, explained, "--model", "ctr_logreg", "--version", "2",
+                             "--event-id", event["event_id"])
+    assert code == 0, err
+    assert out.startswith("ctr_logreg v2 (requested;") and "served by v1" in out
+    assert "(explained with v2, not the version that served it)" in out
