@@ -435,6 +435,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        args = build_parser().parse_args(argv)  # inside: `--help` writes too
+        return args.func(args)
+    except BrokenPipeError:
+        # The reader went away (`... | head`): not an error of ours. Point stdout at /dev/null so the
+        # interpreter's final flush does not raise again on the way out.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command its pipe closed
 
