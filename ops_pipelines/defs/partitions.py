@@ -18,6 +18,8 @@ def _daily_range() -> tuple[str, str | None]:
 SAMPLE_WORLD_START = dt.date(2026, 3, 2)  # the sample world's first day (lib/sim): the start of an empty landing zone
 _start, _end = _daily_range()
 daily_partitions = dg.DailyPartitionsDefinition(start_date=_start, end_date=_end)
+# The day before: how an asset that carries state from day to day reads its own yesterday.
+PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
 def _model_names() -> list[str]:

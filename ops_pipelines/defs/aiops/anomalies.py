@@ -9,7 +9,7 @@ into the one daily partition and state file, byte for byte what one step stores.
 
 import dagster as dg
 
-from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.defs.partitions import PREVIOUS_DAY, daily_partitions
 from ops_pipelines.io.parquet import ParquetIOManager, StepOutputs
 from ops_pipelines.resources.state_store import StateStore, state_check_spec
 from ops_pipelines.settings import shard_count
@@ -28,7 +28,6 @@ def _rows(frames):
     return pd.concat(full, ignore_index=True) if full else frames[0]
 
 
-PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 DESCRIPTION = ("Every metric point, infrastructure, LLM KPIs and our own pipeline runs alike, with an anomaly score in "
                "[0, 1] and a flag (score >= 0.5): causal, seasonal (day and week), robust to spikes, adapting to "
                "persistent level shifts; one default sensitivity.")
@@ -51,17 +50,14 @@ def _metadata(scored, previous, shards: int) -> dict:
     }
 
 
+# What the single step and the sharded graph share; each adds how it depends on the previous day's state
+# (an input either way: Dagster runs the days in order).
+ASSET_ARGS = dict(name=ASSET, partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"],
+                  kinds={"pandas", "parquet"}, check_specs=[state_check_spec(ASSET)])
+
+
 def _one_step() -> dg.AssetsDefinition:
-    @dg.asset(
-        name=ASSET,
-        partitions_def=daily_partitions,
-        group_name="aiops", owners=["team:aiops"],
-        kinds={"pandas", "parquet"},
-        # The previous day's detector state is an input: Dagster runs the days in order.
-        deps=[dg.AssetDep(ASSET, partition_mapping=PREVIOUS_DAY)],
-        check_specs=[state_check_spec(ASSET)],
-        description=DESCRIPTION,
-    )
+    @dg.asset(**ASSET_ARGS, deps=[dg.AssetDep(ASSET, partition_mapping=PREVIOUS_DAY)], description=DESCRIPTION)
     def metric_anomalies(context: dg.AssetExecutionContext, telemetry_metrics, llm_kpi_series, pipeline_run_telemetry,
                          state_store: StateStore):
         from ops_pipelines import settings
@@ -137,13 +133,8 @@ def metric_scores_joined(context: dg.OpExecutionContext, telemetry_metrics, llm_
 
 def _sharded() -> dg.AssetsDefinition:
     @dg.graph_asset(
-        name=ASSET,
-        partitions_def=daily_partitions,
-        group_name="aiops", owners=["team:aiops"],
-        kinds={"pandas", "parquet"},
-        # The previous day's detector state is an input: Dagster runs the days in order.
+        **ASSET_ARGS,
         ins={"previous_day": dg.AssetIn(ASSET, partition_mapping=PREVIOUS_DAY, dagster_type=dg.Nothing)},
-        check_specs=[state_check_spec(ASSET)],
         description=DESCRIPTION + f" Scored in {SHARDS} service shards (OPS_PIPELINES_SHARDS), a step each.",
     )
     def metric_anomalies(telemetry_metrics, llm_kpi_series, pipeline_run_telemetry, previous_day):

@@ -3,7 +3,7 @@ annotations, and the noise funnel."""
 
 import dagster as dg
 
-from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.defs.partitions import PREVIOUS_DAY, daily_partitions
 from ops_pipelines.resources.aiops_config import AIOpsConfig
 from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
@@ -11,7 +11,6 @@ CONTEXT = "incidents"  # state-store folder of the context correlation carries f
 
 # Yesterday's anomalies too: an incident that runs across midnight stays one incident.
 TWO_DAYS = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
-PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas", "parquet"})

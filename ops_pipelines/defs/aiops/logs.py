@@ -2,13 +2,11 @@
 
 import dagster as dg
 
-from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.defs.partitions import PREVIOUS_DAY, daily_partitions
 from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 TEMPLATES = "log_templates"
 ANOMALIES = "log_anomalies"
-# The previous day's state is an input: Dagster runs the days in order.
-_PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
 
 
 @dg.asset(
@@ -16,7 +14,7 @@ _PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1)
     partitions_def=daily_partitions,
     group_name="aiops", owners=["team:aiops"],
     kinds={"pandas", "parquet"},
-    deps=[dg.AssetDep(TEMPLATES, partition_mapping=_PREVIOUS_DAY)],
+    deps=[dg.AssetDep(TEMPLATES, partition_mapping=PREVIOUS_DAY)],
     check_specs=[state_check_spec(TEMPLATES)],
 )
 def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):
@@ -52,7 +50,7 @@ def log_templates(context: dg.AssetExecutionContext, service_logs, state_store: 
     partitions_def=daily_partitions,
     group_name="aiops", owners=["team:aiops"],
     kinds={"pandas", "parquet"},
-    deps=[TEMPLATES, dg.AssetDep(ANOMALIES, partition_mapping=_PREVIOUS_DAY)],
+    deps=[TEMPLATES, dg.AssetDep(ANOMALIES, partition_mapping=PREVIOUS_DAY)],
     check_specs=[state_check_spec(ANOMALIES)],
 )
 def log_anomalies(context: dg.AssetExecutionContext, service_logs, state_store: StateStore):

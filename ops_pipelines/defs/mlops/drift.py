@@ -3,7 +3,7 @@
 import dagster as dg
 
 from ops_pipelines import keys
-from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.defs.partitions import PREVIOUS_DAY, daily_partitions
 from ops_pipelines.io.parquet import StoredPartitions
 from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.mlops.config import load_models
@@ -25,7 +25,7 @@ SOURCES = sorted({spec.source for spec in load_models()})
     kinds={"evidently", "pandas"},
     # Yesterday's report is an input: the drift streak and the last retraining request carry over.
     ins={"incidents": dg.AssetIn(),
-         "previous": dg.AssetIn(ASSET, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))},
+         "previous": dg.AssetIn(ASSET, partition_mapping=PREVIOUS_DAY)},
     deps=SOURCES,
     check_specs=[state_check_spec(ASSET),
                  dg.AssetCheckSpec(GROUPS_CHECK, asset=ASSET, blocking=False,
