@@ -206,6 +206,8 @@ def test_incidents_asset_shows_root_cause_and_suggested_action(ui, artifacts):
     open_ui(ui, "/assets/incidents", "incidents_table")
     ui.get_by_text(LAST_DAY).first.wait_for()  # the latest materialization is the last day's
     table = ui.locator("table", has_text="incidents_table").first
+    # The UI renders Markdown values after the table itself (a lazily loaded renderer): wait for them.
+    table.get_by_text("suggested action").first.wait_for()
     text = table.inner_text()
     for row in stored.itertuples():
         assert row.root_cause in text and row.suggested_action[:60] in text
