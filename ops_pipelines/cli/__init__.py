@@ -408,6 +408,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def run() -> None:
+    """The `ops-pipelines` command: `main`, then an exit that skips the interpreter's native teardown.
+
+    Arrow's native thread pools can abort a process while the interpreter finalizes, after all its work
+    is done ("terminate called without an active exception", exit -6; apache/arrow#34314): a demo that
+    succeeded would report a crash. An error (a traceback, argparse's exit) still leaves the usual way.
+    """
+    import logging
+
+    code = main()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)  # inside: `--help` writes too

@@ -1,5 +1,5 @@
 """`python -m ops_pipelines.cli ...`: the same as the `ops-pipelines` command."""
 
-from ops_pipelines.cli import main
+from ops_pipelines.cli import run
 
-raise SystemExit(main())
+run()
