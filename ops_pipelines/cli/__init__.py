@@ -1,7 +1,7 @@
 """`ops-pipelines`: simulate the sample world, run the demo, start the UI.
 
 The parser and the small commands live here; the larger commands have a module each in this package
-(demo, llm_eval, drift, datasets), imported only when their command runs so `--help` stays fast.
+(demo, llm_eval, drift, datasets, explain), imported only when their command runs so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -316,6 +316,22 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return reproduce(settings.data_home(), args.model, args.version, sys.stdout)
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    """Exit 0: explained; 2: bad input (one line on stderr)."""
+    from ops_pipelines.cli.explain import UsageError, explain, print_explanation, write_json
+
+    try:
+        result = explain(settings.data_home(), settings.storage_dir(), args.model, version=args.version,
+                         row=args.row, event_id=args.event_id)
+        if args.json:
+            write_json(result, Path(args.json))
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_explanation(result, sys.stdout)
+    return 0
+
+
 def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
@@ -398,6 +414,16 @@ def build_parser() -> argparse.ArgumentParser:
     again.add_argument("model", help="configured model name, e.g. ctr_logreg")
     again.add_argument("version", type=int, help="registered version number")
     again.set_defaults(func=cmd_reproduce)
+
+    why = sub.add_parser("explain", help="a row's score and top feature contributions, from the version that serves it")
+    why.add_argument("--model", required=True, help="configured model name, e.g. ctr_logreg")
+    why.add_argument("--version", type=int, default=None, help="registered version (default: the champion, or the "
+                     "version that served --event-id)")
+    which = why.add_mutually_exclusive_group(required=True)
+    which.add_argument("--row", default=None, help="the row as a JSON object of input column: value")
+    which.add_argument("--event-id", default=None, help="a logged prediction's event id (asset prediction_log)")
+    why.add_argument("--json", default=None, metavar="OUT", help="also write the explanation as JSON here")
+    why.set_defaults(func=cmd_explain)
 
     ui = sub.add_parser("ui", help="start the Dagster UI and daemon on the embedded instance")
     ui.add_argument("--host", default="127.0.0.1")

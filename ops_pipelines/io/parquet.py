@@ -56,6 +56,11 @@ class ParquetLayout:
         full = [f for f in frames if len(f)]  # empty partitions add no rows, only dtype warnings
         return pd.concat(full, ignore_index=True) if full else frames[0] if frames else pd.DataFrame()
 
+    def partitions(self, key_path: list[str]) -> list[str]:
+        """Every stored partition of an asset, sorted."""
+        folder = Path(self.base_dir, *key_path)
+        return sorted(p.stem for p in folder.glob("*.parquet")) if folder.is_dir() else []
+
     def read_until(self, key_path: list[str], until: str):
         """Every stored partition of a (date, ...) multi-partitioned asset whose date is <= `until`."""
         import pandas as pd

@@ -35,6 +35,12 @@ class ModelRegistry(dg.ConfigurableResource):
 
         return open_registry(RegistryLocation.of_home(self.home, self.tracking_uri))
 
+    def load(self, model: str, version: int | str):
+        """The fitted pipeline of a registered version of a configured model (skops, trusted types from code)."""
+        from ops_pipelines.lib.mlops.registry import load_version
+
+        return load_version(self.client(), self.spec(model).registered_name, version)
+
     def reports_dir(self) -> Path:
         """Where the monitoring reports of the registered models go (drift HTML per day and model)."""
         return Path(self.home) / "reports"

@@ -102,8 +102,11 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, model_r
     """The configured pipeline trained on the dataset version, logged to MLflow (params, metrics, dataset
     input, skops model) and registered as a new version of the model; or, when a version was already
     trained on the same dataset version with the same code and params, that version (`reused`)."""
+    import time
+
     import pandas as pd
 
+    from ops_pipelines.lib.mlops.explain import global_importance, log_importance
     from ops_pipelines.lib.mlops.reproduce import recorded_metrics
     from ops_pipelines.lib.mlops.selection import split_holdout
     from ops_pipelines.lib.mlops.training import identical_version, train_candidate
@@ -121,26 +124,31 @@ def candidate_model(context: dg.AssetExecutionContext, training_dataset, model_r
                 "reused, no new version registered")
         context.log.info(f"{model}: {note}")
         metrics = recorded_metrics(client, spec.registered_name, same.version)
+        importance = version_importance(client, model_registry, spec, int(same.version), same.run_id, holdout)
         return dg.Output(
             pd.DataFrame([{"model": model, "registered_name": spec.registered_name, "version": int(same.version),
                            "run_id": same.run_id, "dataset_version": version.version, "reused": True, **metrics}]),
             metadata={"registered_model": spec.registered_name, "model_version": int(same.version),
                       "mlflow_run_id": same.run_id, "dataset_version": version.version, "reused": True,
                       "reuse_reason": note, "train_rows": len(train), "holdout_rows": len(holdout),
-                      **{k: float(v) for k, v in metrics.items()}},
+                      **{k: float(v) for k, v in metrics.items()}, **importance_metadata(importance)},
         )
     tags = {keys.MLFLOW_TRIGGER: context.run.tags.get(keys.TRIGGER, "manual"), keys.MLFLOW_AS_OF: day,
             keys.MLFLOW_DRIFT_EVENT: context.run.tags.get(keys.DRIFT_EVENT, ""),
             keys.MLFLOW_INCIDENTS_EXCLUDED: ",".join(version.lineage.get("incident_ids", [])),
             keys.MLFLOW_DAGSTER_RUN_ID: context.run.run_id}
     candidate = train_candidate(spec, version, train, holdout, client=client, tags=tags)
+    started = time.perf_counter()
+    importance = global_importance(candidate.model, holdout, spec)
+    log_importance(client, candidate.run_id, importance)
+    context.log.info(f"{model} v{candidate.version}: importance in {time.perf_counter() - started:.2f} s")
     return dg.Output(
         pd.DataFrame([{"model": model, "registered_name": spec.registered_name, "version": candidate.version,
                        "run_id": candidate.run_id, "dataset_version": version.version, "reused": False,
                        **candidate.metrics}]),
         metadata={"registered_model": spec.registered_name, "model_version": candidate.version, "mlflow_run_id": candidate.run_id,
                   "dataset_version": version.version, "reused": False, "train_rows": len(train), "holdout_rows": len(holdout),
-                  **{k: float(v) for k, v in candidate.metrics.items()}},
+                  **{k: float(v) for k, v in candidate.metrics.items()}, **importance_metadata(importance)},
     )
 
 
@@ -176,7 +184,8 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
                       "previous_champion": version, "reused": True},
         )
     champion = load_version(client, spec.registered_name, int(current.version)) if current is not None else None
-    evaluation = compare(spec, load_version(client, spec.registered_name, version), champion, holdout,
+    candidate = load_version(client, spec.registered_name, version)
+    evaluation = compare(spec, candidate, champion, holdout,
                          champion_version=int(current.version) if current is not None else None, window_info=window)
     decision = apply_decision(client, spec, version, evaluation)
     context.log.info(f"{model} v{version}: {decision}: {evaluation.reason}")
@@ -190,8 +199,43 @@ def model_evaluation(context: dg.AssetExecutionContext, candidate_model, trainin
         metadata=tidy({"decision": decision, "reason": evaluation.reason, "candidate_version": version,
                        "previous_champion": int(current.version) if current is not None else 0,
                        "reused": bool(candidate_model["reused"].iloc[0]) if "reused" in candidate_model else False,
-                       **evaluation.to_metadata(), "groups": _groups_table(evaluation, spec)}),
+                       **evaluation.to_metadata(), "groups": _groups_table(evaluation, spec),
+                       "importance_change": importance_change_metadata(context, spec, candidate, champion, holdout)}),
     )
+
+
+def version_importance(client, model_registry: ModelRegistry, spec, version: int, run_id: str, holdout):
+    """The importance logged on a version's run; computed on `holdout` and logged when it has none (a version
+    registered before importances were)."""
+    from ops_pipelines.lib.mlops.explain import global_importance, log_importance, recorded_importance
+
+    found = recorded_importance(client, run_id)
+    if found is None:
+        found = global_importance(model_registry.load(spec.name, version), holdout, spec)
+        log_importance(client, run_id, found)
+    return found
+
+
+def importance_metadata(importance) -> dict:
+    """The version's permutation importance as a bar chart (Markdown) and its most important input column."""
+    from ops_pipelines.lib.mlops.explain import importance_table
+
+    ranked = importance.ranked()
+    return {"importance": dg.MetadataValue.md(importance_table(importance)), "importance_metric": importance.metric,
+            "top_feature": ranked[0][0] if ranked else ""}
+
+
+def importance_change_metadata(context: dg.AssetExecutionContext, spec, candidate, champion, window) -> dg.MetadataValue:
+    """Champion vs candidate permutation importance on the same evaluation window, as one Markdown table."""
+    import time
+
+    from ops_pipelines.lib.mlops.explain import change_table, global_importance, importance_change
+
+    started = time.perf_counter()
+    mine = global_importance(candidate, window, spec)
+    theirs = global_importance(champion, window, spec) if champion is not None else None
+    context.log.info(f"{spec.name}: importance change in {time.perf_counter() - started:.2f} s")
+    return dg.MetadataValue.md(change_table(importance_change(mine, theirs), mine.metric))
 
 
 def _groups_table(evaluation, spec):
