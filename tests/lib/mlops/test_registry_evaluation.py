@@ -265,3 +265,18 @@ def test_dataset_version_of_unknown_model_version_tag(registry):
             dataset_version_of(client, SPEC.registered_name, v.version)
     finally:
         client.set_model_version_tag(SPEC.registered_name, v.version, "ops.dataset_version", v.tags["ops.dataset_version"])
+
+
+@pytest.mark.parametrize("decimals", [1, 2, 6])  # 1 decimal: most scores tie
+def test_rank_roc_auc_equals_sklearns_with_and_without_ties(decimals):
+    from sklearn.metrics import roc_auc_score
+
+    from ops_pipelines.lib.mlops.evaluation import metric_value
+
+    rng = np.random.default_rng(decimals)
+    for n in (2, 15, 400, 5000):
+        y = np.r_[0, 1, rng.integers(0, 2, n - 2)]
+        scores = np.round(rng.random(n) + 0.4 * y, decimals)
+        assert metric_value("roc_auc", y, scores) == pytest.approx(roc_auc_score(y, scores), abs=1e-12)
+    assert metric_value("roc_auc", np.array([0, 0, 1, 1]), np.array([0.1, 0.4, 0.35, 0.8])) == 0.75
+    assert math.isnan(metric_value("roc_auc", np.ones(5), rng.random(5)))
