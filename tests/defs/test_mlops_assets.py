@@ -82,12 +82,13 @@ def world(tmp_path):
 RESOURCES = ("model_registry", "dataset_store", "stored_partitions", "io_manager", "state_store")
 
 
-def drift_day(world, day, instance):
+def drift_day(world, day, instance, html_report: str | None = None):
     # `incidents` is read from storage, as the real upstream partition would be.
     return dg.materialize(
         [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
         partition_key=day, instance=instance, resources={k: world[k] for k in RESOURCES},
         selection=[drift_report],
+        run_config={"ops": {"drift_report": {"config": {"html_report": html_report}}}} if html_report else None,
     )
 
 
@@ -123,6 +124,7 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
         meta = shift.asset_materializations_for_node("drift_report")[0].metadata
         assert meta[f"{MODEL}/dataset_drift"].value is True
         assert meta[f"{MODEL}/incidents"].value == "INC-9"
+        assert Path(meta[f"{MODEL}/report"].value).is_file()  # Evidently's HTML on a drifted day
         # Tidy in the UI: per-column detail is one Markdown table, no key is empty, floats are rounded.
         assert not [k for k in meta if k.count("/") > 1], "per-column keys are back"
         assert "| column | method | score | threshold | drifted |" in meta[f"{MODEL}/columns"].value
@@ -168,6 +170,25 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
     list_datasets(home, MODEL, out)
     assert version.version in out.getvalue() and "INC-9" in out.getvalue()
     assert reproduce(home, MODEL, 2, out) == 0 and "ctr_logreg v2: reproduced" in out.getvalue()
+
+
+def test_the_html_report_is_written_on_drifted_days_unless_every_day_or_none_is_asked_for(world):
+    def report(day, instance, policy=None):
+        meta = drift_day(world, day, instance, policy).asset_materializations_for_node("drift_report")[0].metadata
+        assert meta[f"{MODEL}/dataset_drift"].value is (day == DAYS[2])
+        return meta.get(f"{MODEL}/report")
+
+    with dg.instance_for_test() as instance:
+        for day in DAYS[:2]:
+            assert drift_day(world, day, instance).success
+        (bootstrap,), _ = sensor_requests(instance)
+        assert retrain(bootstrap, instance, world).success
+        assert report(DAYS[1], instance) is None  # a calm day: the numbers are in the metadata, no HTML
+        assert Path(report(DAYS[1], instance, "all").value).is_file()
+        assert Path(report(DAYS[2], instance).value).is_file()
+        assert report(DAYS[2], instance, "none") is None
+        with pytest.raises(Exception, match="html_report='weekly' is not one of drifted, all, none"):
+            drift_day(world, DAYS[2], instance, "weekly")
 
 
 def test_a_dataset_failing_a_blocking_expectation_never_reaches_training_or_the_registry(world):

@@ -3,12 +3,11 @@
 import dagster as dg
 
 from ops_pipelines.defs.partitions import daily_partitions
+from ops_pipelines.defs.report_policy import checked
 
 # The reference window: the mapping loads the 7 days before the partition with it (what exists of them).
 REFERENCE_DAYS = 7
 
-
-REPORT_POLICIES = ("drifted", "all", "none")
 
 
 class TrafficDriftConfig(dg.Config):
@@ -36,8 +35,7 @@ def llm_traffic_drift(context: dg.AssetExecutionContext, config: TrafficDriftCon
     from ops_pipelines import settings
     from ops_pipelines.lib.llmops.traffic_drift import traffic_drift
 
-    if config.html_report not in REPORT_POLICIES:
-        raise ValueError(f"html_report={config.html_report!r} is not one of {', '.join(REPORT_POLICIES)}")
+    checked(config.html_report)
     day = context.partition_key
     result = traffic_drift(llm_traces, day, reference_days=REFERENCE_DAYS)
     table = result.table
