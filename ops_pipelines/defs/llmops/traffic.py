@@ -9,7 +9,6 @@ from ops_pipelines.defs.report_policy import checked
 REFERENCE_DAYS = 7
 
 
-
 class TrafficDriftConfig(dg.Config):
     """Where the HTML reports go (empty: `<data home>/reports`, beside drift_report's) and for which groups:
     `drifted` (default) writes one for a group whose verdict is drift, `all` for every group with a verdict,

@@ -44,8 +44,9 @@ def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, i
                  dataset_store: DatasetStore, stored_partitions: StoredPartitions, state_store: StateStore):
     """Per model: feature drift of the day against the champion's training dataset version (Evidently
     methods and defaults, computed fast), prediction and label drift, the champion's performance on the
-    day's labels, the HTML report (on the days `config.html_report` asks for), and whether to retrain (one run key per drift event). A re-run of a day
-    whose champion was trained on that day or later says so and asks for no retraining."""
+    day's labels, the HTML report (on the days `config.html_report` asks for), and whether to retrain (one
+    run key per drift event). A re-run of a day whose champion was trained on that day or later says so and
+    asks for no retraining."""
     import dataclasses
     import json
     import math
@@ -82,8 +83,7 @@ def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, i
                                       len(stored_partitions.available(spec.source, window)), overlapping,
                                       champion_trained_through=trained_through, history=history)
         html = None
-        attention = result.dataset_drift or bool(result.prediction_drift) or bool(result.label_drift) or result.performance_decay
-        if drift is not None and wants_report(policy, attention):
+        if drift is not None and wants_report(policy, result.anything_flagged):
             html = save_drift_report(reference, current, list(spec.drift_columns), report_dir / f"{spec.name}.html",
                                      categorical=[c for c in spec.drift_columns if c in spec.categorical])
         metadata.update(model_metadata(spec, result, drift, html))
