@@ -68,9 +68,9 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
     since = dt.datetime.now(dt.UTC)
     outcomes = done if done is not None else []
     try:
-        with runner.code_server(env, logs / "code-server.log") as target:
+        with runner.code_server(env, logs / "code-server.log") as target, runner.run_submitter(instance, target) as submit:
             daemon = runner.start_daemon(env, logs / "dagster-daemon.log", target)
-            _run_all(instance, days, env, out, trigger, outcomes, (daemon, target), assets, run_config, state_root)
+            _run_all(instance, days, out, trigger, outcomes, (daemon, submit), assets, run_config, state_root)
             runner.stop_process(daemon)
     except BaseException as exc:  # Ctrl-C, SIGTERM (raised as KeyboardInterrupt), an error: leave nothing running
         runner.stop_started()  # the daemon and the code server, with the run workers they started
@@ -80,7 +80,7 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
     return outcomes
 
 
-def _run_all(instance, days: list[str], env: dict[str, str], out: TextIO, trigger: str, outcomes: list[DayOutcome],
+def _run_all(instance, days: list[str], out: TextIO, trigger: str, outcomes: list[DayOutcome],
              driver: tuple, assets: list[str] | None, run_config: dict | None, state_root: Path | None) -> None:
     """The days in order, then the later days whose carried state they replaced."""
     folders = carried_folders(assets)
@@ -88,7 +88,7 @@ def _run_all(instance, days: list[str], env: dict[str, str], out: TextIO, trigge
     try:
         for day in days:
             bar.running(f"running {day}")
-            outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config))
+            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config))
             bar.day_done(outcomes[-1])
         failed = [o.day for o in outcomes if o.status != "SUCCESS"]
         later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
@@ -106,22 +106,22 @@ def _run_all(instance, days: list[str], env: dict[str, str], out: TextIO, trigge
                 bar.note(f"note: {day} is current again (the state it continues from came out unchanged): kept")
                 continue
             bar.running(f"re-running {day}")
-            outcomes.append(run_day(instance, day, env, trigger, driver, assets, run_config, stale=why))
+            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, stale=why))
             bar.day_done(outcomes[-1])
     finally:
         bar.close()
 
 
-def run_day(instance, day: str, env: dict[str, str], trigger: str, driver: tuple, assets: list[str] | None,
+def run_day(instance, day: str, trigger: str, driver: tuple, assets: list[str] | None,
             run_config: dict | None, stale: str = "") -> DayOutcome:
     """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended. `driver`:
-    the daemon process and the workspace arguments of the code server it uses."""
+    the daemon process and the `runner.run_submitter` function that submits runs."""
     from ops_pipelines import runner
 
-    daemon, target = driver
+    daemon, submit = driver
     t0 = time.perf_counter()
     tags = {keys.TRIGGER: trigger, **({keys.RERUN_REASON: stale[:200]} if stale else {})}
-    run_id = runner.launch_run(DAILY_JOB, day, tags, env, assets=assets, run_config=run_config, target=target)
+    run_id = submit(DAILY_JOB, day, tags, assets=assets, run_config=run_config)
     run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
     retrained = retraining_note(instance, day, daemon)
     error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)
@@ -229,14 +229,27 @@ def resolve_selection(text: str | None) -> list[str] | None:
 def retraining_note(instance, day: str, daemon) -> str:
     """Wait for the retraining sensor to read the day's drift report and its runs to finish; say what ran.
 
-    Nothing to wait for when the sensor was stopped on this instance (in the UI)."""
+    Nothing to wait for when the sensor was stopped on this instance (in the UI) or the report asks for nothing."""
     from ops_pipelines import runner
 
-    if runner.sensor_stopped(instance, RETRAINING_SENSOR):
+    if runner.sensor_stopped(instance, RETRAINING_SENSOR) or not asks_for_retraining(instance, day):
         return ""
     launched = runner.await_sensor_runs(instance, "drift_report", day, RETRAINING_SENSOR, RETRAINING_JOB, daemon, RUN_TIMEOUT_S)
     return ", ".join(f"{r.tags.get('dagster/partition/model')} ({r.tags.get(keys.TRIGGER)}, {r.status.value.lower()})"
                      for r in launched)
+
+
+def asks_for_retraining(instance, day: str) -> bool:
+    """True when the day's newest drift_report names a retraining event for some model: only then will the
+    sensor (which ticks every 5 s at best) launch runs worth waiting for."""
+    import dagster as dg
+
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("drift_report"), asset_partitions=[day]), limit=1).records
+    if not records:
+        return False
+    return any(key.endswith("/" + keys.RETRAIN_KEY) and str(getattr(value, "value", value) or "")
+               for key, value in records[0].asset_materialization.metadata.items())
 
 
 def print_outcomes(outcomes: list[DayOutcome], out: TextIO) -> None:
