@@ -2,7 +2,8 @@
 
 Versions are compared within the same app and model (traffic is split between prompt versions
 per model), and the per-model differences are pooled by resampling traces within each model
-(a stratified bootstrap), so a version that mostly ran on a cheaper model is not credited for it.
+(a stratified bootstrap), so a version that mostly ran on a cheaper model is not credited for it. Metrics
+measured on the same traces are resampled together (one draw per version and model, not one per metric).
 """
 
 from __future__ import annotations
@@ -35,35 +36,64 @@ def compare_versions(scores: pd.DataFrame, resamples: int = 2000, seed: int = 0,
         versions = sorted(traffic["prompt_version"].astype(str).unique())
         for a, b in combinations(versions, 2):
             pair = traffic[traffic["prompt_version"].astype(str).isin([a, b])]
-            for metric, (column, lower_better) in METRICS.items():
-                rows.append(_compare(app, a, b, pair, metric, column, lower_better, resamples, seed, level))
+            rows += _compare_pair(app, a, b, pair, resamples, seed, level)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _compare(app, a, b, pair, metric, column, lower_better, resamples, seed, level) -> dict:
+def _compare_pair(app, a, b, pair, resamples, seed, level) -> list[dict]:
+    """Every metric of one pair: per model (stratum), bootstrap means of each version, pooled by stratum size."""
     rng = np.random.default_rng(seed)
-    diffs = np.zeros(resamples)
-    weights, point = [], []
-    n_a = n_b = 0
+    names = list(METRICS)
+    diffs = np.zeros((resamples, len(names)))
+    weight = np.zeros(len(names))
+    point = np.zeros((2, len(names)))
+    sizes = np.zeros((2, len(names)), dtype=int)
     for _, stratum in pair.groupby("model", sort=True):
-        va = pd.to_numeric(stratum.loc[stratum["prompt_version"].astype(str) == a, column], errors="coerce").dropna().to_numpy(float)
-        vb = pd.to_numeric(stratum.loc[stratum["prompt_version"].astype(str) == b, column], errors="coerce").dropna().to_numpy(float)
-        if len(va) < 2 or len(vb) < 2:
-            continue  # a model that served only one version says nothing about the difference
-        w = len(va) + len(vb)
-        weights.append(w)
-        point.append((va.mean(), vb.mean()))
-        boot_a = va[rng.integers(0, len(va), (resamples, len(va)))].mean(axis=1)
-        boot_b = vb[rng.integers(0, len(vb), (resamples, len(vb)))].mean(axis=1)
-        diffs += w * (boot_b - boot_a)
-        n_a, n_b = n_a + len(va), n_b + len(vb)
-    if not weights:
+        version = stratum["prompt_version"].astype(str)
+        values = [_matrix(stratum[version == v]) for v in (a, b)]
+        present = [~np.isnan(v) for v in values]
+        n = [p.sum(axis=0) for p in present]
+        usable = (n[0] >= 2) & (n[1] >= 2)  # a model that served only one version says nothing about the difference
+        w = np.where(usable, n[0] + n[1], 0)
+        boot = [_bootstrap_means(v, p, usable, rng, resamples) for v, p in zip(values, present)]
+        diffs += w * np.nan_to_num(boot[1] - boot[0])
+        for side in (0, 1):
+            mean = np.divide(np.nansum(values[side], axis=0), n[side], out=np.zeros(len(names)), where=n[side] > 0)
+            point[side] += w * mean
+            sizes[side] += np.where(usable, n[side], 0)
+        weight += w
+    return [_verdict(app, a, b, name, METRICS[name][1], weight[i], point[:, i], diffs[:, i], sizes[:, i], level)
+            for i, name in enumerate(names)]
+
+
+def _matrix(frame: pd.DataFrame) -> np.ndarray:
+    """The metric columns as floats (rows x metrics), NaN where a value is missing or not a number."""
+    return np.column_stack([pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
+                            for column, _ in METRICS.values()]) if len(frame) else np.zeros((0, len(METRICS)))
+
+
+def _bootstrap_means(values: np.ndarray, present: np.ndarray, usable: np.ndarray, rng, resamples: int) -> np.ndarray:
+    """(resamples x metrics) means of each usable metric over rows resampled from its present values. Metrics
+    present on the same rows share one draw (a paired bootstrap, and one draw instead of eight)."""
+    out = np.full((resamples, values.shape[1]), np.nan)
+    masks: dict[bytes, list[int]] = {}
+    for i in np.flatnonzero(usable):
+        masks.setdefault(present[:, i].tobytes(), []).append(i)
+    for columns in masks.values():
+        rows = values[present[:, columns[0]]][:, columns]
+        m = len(rows)
+        picks = rng.integers(0, m, (resamples, m)) + np.arange(resamples)[:, None] * m
+        counts = np.bincount(picks.ravel(), minlength=resamples * m).reshape(resamples, m).astype(float)
+        out[:, columns] = counts @ rows / m  # how often each row was drawn times its values: all metrics at once
+    return out
+
+
+def _verdict(app, a, b, metric, lower_better, weight, point, diffs, sizes, level) -> dict:
+    n_a, n_b = int(sizes[0]), int(sizes[1])
+    if not weight:
         return dict(zip(COLUMNS, [app, a, b, metric, np.nan, np.nan, np.nan, np.nan, np.nan, n_a, n_b, None, "not enough comparable traffic"]))
-    total = float(sum(weights))
-    value_a = sum(w * p[0] for w, p in zip(weights, point)) / total
-    value_b = sum(w * p[1] for w, p in zip(weights, point)) / total
-    diffs /= total
-    low, high = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    value_a, value_b = point / weight
+    low, high = np.quantile(diffs / weight, [(1 - level) / 2, (1 + level) / 2])
     if low <= 0 <= high:
         better, verdict = None, f"cannot tell yet ({level:.0%} CI includes 0)"
     else:
