@@ -240,16 +240,15 @@ def retraining_note(instance, day: str, daemon) -> str:
 
 
 def asks_for_retraining(instance, day: str) -> bool:
-    """True when the day's newest drift_report names a retraining event for some model: only then will the
-    sensor (which ticks every 5 s at best) launch runs worth waiting for."""
+    """True when the day's newest drift_report gives the retraining sensor a run to launch (its own rule,
+    `retraining_requests`): only then is there something worth waiting for (it ticks every 5 s at best)."""
     import dagster as dg
+
+    from ops_pipelines.defs.mlops.retraining import retrained_models, retraining_requests
 
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey("drift_report"), asset_partitions=[day]), limit=1).records
-    if not records:
-        return False
-    return any(key.endswith("/" + keys.RETRAIN_KEY) and str(getattr(value, "value", value) or "")
-               for key, value in records[0].asset_materialization.metadata.items())
+    return bool(records) and bool(retraining_requests(day, records[0].asset_materialization.metadata, retrained_models()))
 
 
 def print_outcomes(outcomes: list[DayOutcome], out: TextIO) -> None:

@@ -34,6 +34,11 @@ def retraining_requests(day: str, metadata: dict, models: list[str]) -> list[dg.
     return requests
 
 
+def retrained_models() -> list[str]:
+    """The models retraining_job has partitions for: the only ones the sensor launches runs for."""
+    return training_partitions.get_partitions_def_for_dimension("model").get_partition_keys()
+
+
 def _text(value) -> str:
     return "" if value is None else str(getattr(value, "value", value) or "")
 
@@ -49,7 +54,7 @@ def retraining_sensor(context: dg.SensorEvaluationContext):
     ).records
     if not records:
         return dg.SkipReason("no new drift reports")
-    models = training_partitions.get_partitions_def_for_dimension("model").get_partition_keys()
+    models = retrained_models()
     requests = []
     for record in records:
         materialization = record.asset_materialization

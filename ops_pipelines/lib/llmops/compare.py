@@ -68,8 +68,7 @@ def _compare_pair(app, a, b, pair, resamples, seed, level) -> list[dict]:
 
 def _matrix(frame: pd.DataFrame) -> np.ndarray:
     """The metric columns as floats (rows x metrics), NaN where a value is missing or not a number."""
-    return np.column_stack([pd.to_numeric(frame[column], errors="coerce").to_numpy(float)
-                            for column, _ in METRICS.values()]) if len(frame) else np.zeros((0, len(METRICS)))
+    return np.column_stack([pd.to_numeric(frame[column], errors="coerce").to_numpy(float) for column, _ in METRICS.values()])
 
 
 def _bootstrap_means(values: np.ndarray, present: np.ndarray, usable: np.ndarray, rng, resamples: int) -> np.ndarray:
