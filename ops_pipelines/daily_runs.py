@@ -10,6 +10,7 @@ state came out different, those later days are stale: they are re-run after the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import warnings
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ RETRAINING_SENSOR = "retraining_sensor"
 RUN_TIMEOUT_S = 600
 # Assets that continue each day from state of an earlier day (state-store folder = asset name).
 CARRIED_STATE = ("log_templates", "log_anomalies", "metric_anomalies", "incidents", "drift_report")
+# Evidently's HTML pages: read by no other asset and no later day. A whole-job range runs each day's pages as a
+# run of their own beside the next day's run (on the second core), off the path the days and retraining wait on.
+PAGE_ASSETS = ("drift_report_html", "llm_traffic_drift_html")
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class DayOutcome:
     error: str = ""  # the first failed step and its error, for a day that did not succeed
     stale: str = ""  # for a later day re-run after the range: why its carried state was stale
     retries: int = 0  # automatic retries it took (a crashed run worker, an unreachable instance database)
+    pages_run: str = ""  # the run of the day's PAGE_ASSETS, submitted after the day's run, awaited at the end
 
 
 def day_range(first: dt.date, last: dt.date) -> list[str]:
@@ -82,13 +87,15 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
 
 def _run_all(instance, days: list[str], out: TextIO, trigger: str, outcomes: list[DayOutcome],
              driver: tuple, assets: list[str] | None, run_config: dict | None, state_root: Path | None) -> None:
-    """The days in order, then the later days whose carried state they replaced."""
+    """The days in order, then the later days whose carried state they replaced; then the pages' runs."""
     folders = carried_folders(assets)
     bar = Progress(len(days), out)
+    pages = assets is None  # the whole job: its pages apart
+    assets = day_assets() if pages else assets
     try:
         for day in days:
             bar.running(f"running {day}")
-            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config))
+            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, pages=pages))
             bar.day_done(outcomes[-1])
         failed = [o.day for o in outcomes if o.status != "SUCCESS"]
         later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
@@ -106,26 +113,71 @@ def _run_all(instance, days: list[str], out: TextIO, trigger: str, outcomes: lis
                 bar.note(f"note: {day} is current again (the state it continues from came out unchanged): kept")
                 continue
             bar.running(f"re-running {day}")
-            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, stale=why))
+            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, stale=why, pages=pages))
             bar.day_done(outcomes[-1])
+        bar.running("finishing the HTML pages")
+        await_pages(instance, outcomes, driver[0], bar)
     finally:
         bar.close()
 
 
+def day_assets() -> list[str]:
+    """Every asset of `daily_job` but PAGE_ASSETS."""
+    return sorted(a for a in _daily_job()[0] if a not in PAGE_ASSETS)
+
+
+def job_checks(assets: list[str]) -> list[tuple[str, str]]:
+    """The checks `daily_job` runs on `assets`, as (asset, check name): a run of a subset runs these only."""
+    return [(asset, name) for asset, name in _daily_job()[1] if asset in assets]
+
+
+@functools.cache
+def _daily_job() -> tuple[list[str], list[tuple[str, str]]]:
+    """`daily_job`'s asset keys and (asset, check name) pairs."""
+    from ops_pipelines.definitions import defs
+    from ops_pipelines.defs.platform.jobs import DAILY_SELECTION
+
+    graph = defs.resolve_asset_graph()
+    checks = DAILY_SELECTION.resolve_checks(graph)
+    return (sorted(k.to_user_string() for k in DAILY_SELECTION.resolve(graph)),
+            sorted((c.asset_key.to_user_string(), c.name) for c in checks))
+
+
+def await_pages(instance, outcomes: list[DayOutcome], daemon, bar: Progress) -> None:
+    """Wait for the pages' runs; a day whose pages failed is a failed day (its outcome says why)."""
+    import dataclasses
+
+    from ops_pipelines import runner
+
+    for i, o in enumerate(outcomes):
+        if not o.pages_run:
+            continue
+        run_id, status, _ = runner.final_run(instance, o.pages_run, RUN_TIMEOUT_S, f"the {o.day} HTML pages", daemon)
+        if status != "SUCCESS":
+            error = f"HTML pages (run {run_id}): {runner.failure_reason(instance, run_id)}"
+            outcomes[i] = dataclasses.replace(o, status=status, error=error)
+            bar.note(f"{o.day} {status.lower()}: {error}")
+
+
 def run_day(instance, day: str, trigger: str, driver: tuple, assets: list[str] | None,
-            run_config: dict | None, stale: str = "") -> DayOutcome:
-    """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended. `driver`:
-    the daemon process and the `runner.run_submitter` function that submits runs."""
+            run_config: dict | None, stale: str = "", pages: bool = False) -> DayOutcome:
+    """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended; with `pages`,
+    submit the run of its PAGE_ASSETS then, and do not wait for it. `driver`: the daemon process and the
+    `runner.run_submitter` function that submits runs."""
     from ops_pipelines import runner
 
     daemon, submit = driver
     t0 = time.perf_counter()
     tags = {keys.TRIGGER: trigger, **({keys.RERUN_REASON: stale[:200]} if stale else {})}
-    run_id = submit(DAILY_JOB, day, tags, assets=assets, run_config=run_config)
+    checks = job_checks(assets) if assets is not None else None
+    run_id = submit(DAILY_JOB, day, tags, assets=assets, run_config=run_config, checks=checks)
     run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
     retrained = retraining_note(instance, day, daemon)
     error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)
-    return DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error, stale, retries)
+    # The pages need none of the run config's resources (the AIOps topology and runbooks).
+    pages_run = submit(DAILY_JOB, day, tags, assets=list(PAGE_ASSETS), checks=job_checks(list(PAGE_ASSETS))) \
+        if pages and status == "SUCCESS" else ""
+    return DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error, stale, retries, pages_run)
 
 
 class Progress:

@@ -189,7 +189,8 @@ def launch_run(job: str, partition: str, tags: dict[str, str], env: dict[str, st
 
 @contextlib.contextmanager
 def run_submitter(instance, target: list[str]):
-    """Yields `submit(job, partition, tags, assets=None, run_config=None) -> run id`: `launch_run` from this
+    """Yields `submit(job, partition, tags, assets=None, run_config=None, checks=None) -> run id` (`checks`: the
+    (asset, check name) pairs a run of `assets` evaluates; None: all of theirs): `launch_run` from this
     process, through one workspace context on `target` for every run (a `dagster-graphql` process per run
     spends about 2.5 s importing Dagster and loading the workspace)."""
     from dagster._core.workspace.context import WorkspaceProcessContext
@@ -199,18 +200,20 @@ def run_submitter(instance, target: list[str]):
 
     with WorkspaceProcessContext(instance, WorkspaceFileTarget(paths=[target[-1]]), version=__version__) as context:
         def submit(job: str, partition: str, tags: dict[str, str], assets: list[str] | None = None,
-                   run_config: dict | None = None) -> str:
-            variables = {"params": _launch_params(job, partition, tags, assets, run_config)}
+                   run_config: dict | None = None, checks: list[tuple[str, str]] | None = None) -> str:
+            variables = {"params": _launch_params(job, partition, tags, assets, run_config, checks)}
             return _run_id(job, partition, execute_query(context, LAUNCH_RUN, variables))
 
         yield submit
 
 
 def _launch_params(job: str, partition: str, tags: dict[str, str], assets: list[str] | None,
-                   run_config: dict | None) -> dict:
+                   run_config: dict | None, checks: list[tuple[str, str]] | None = None) -> dict:
     selector: dict[str, Any] = {"repositoryLocationName": LOCATION_NAME, "repositoryName": REPOSITORY_NAME, "jobName": job}
     if assets is not None:
         selector["assetSelection"] = [{"path": [key]} for key in assets]
+    if checks is not None:  # without it, a subset runs every check of its assets, the freshness checks too
+        selector["assetCheckSelection"] = [{"assetKey": {"path": [asset]}, "name": name} for asset, name in checks]
     return {"selector": selector, "runConfigData": run_config or {},
             "executionMetadata": {"tags": [{"key": k, "value": v} for k, v in {"dagster/partition": partition, **tags}.items()]}}
 

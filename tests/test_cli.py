@@ -5,7 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pandas as pd
+
+from ops_pipelines.daily_runs import PAGE_ASSETS
 
 EXE = Path(sys.executable).with_name("ops-pipelines")
 REPO = Path(__file__).resolve().parent.parent
@@ -40,6 +43,17 @@ def test_demo_materializes_every_ingestion_asset_per_day_and_prints_a_summary(tm
     # runs are recorded in the embedded instance, so the UI shows them
     assert list((tmp_path / "home" / "dagster").glob("**/runs.db")) or list((tmp_path / "home" / "dagster").glob("**/*.db"))
     assert not list(tmp_path.glob(".tmp_dagster_home_*"))
+    # Each day's HTML pages ran as a run of their own beside the days; no run evaluated the freshness checks
+    # (the freshness sensor's), which a subset run does unless its checks are named.
+    for asset in PAGE_ASSETS:
+        assert sorted(p.name for p in (storage / asset).glob("*.parquet")) == ["2026-03-02.parquet", "2026-03-03.parquet"]
+    with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
+        runs = [r for r in instance.get_runs() if r.job_name == "daily_job"]
+        selections = sorted((r.tags["dagster/partition"], sorted(k.to_user_string() for k in r.asset_selection)) for r in runs)
+        pages = sorted(PAGE_ASSETS)
+        assert [day for day, assets in selections if assets == pages] == ["2026-03-02", "2026-03-03"]
+        assert all("drift_report" in assets and not set(pages) & set(assets) for _, assets in selections if assets != pages)
+        assert not [c for r in runs for c in r.asset_check_selection or () if c.name == "freshness_check"]
 
 
 def _series_csv(path: Path, n: int, seed: int, moves=(), repeats=()) -> pd.DataFrame:

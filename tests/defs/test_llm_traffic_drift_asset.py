@@ -6,6 +6,7 @@ import pytest
 
 from ops_pipelines.defs.llmops.ingestion import llm_traces
 from ops_pipelines.defs.llmops.traffic import llm_traffic_drift
+from ops_pipelines.defs.llmops.traffic_html import llm_traffic_drift_html
 from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.landing_zone import LandingZone
 
@@ -16,15 +17,17 @@ def test_the_shift_day_is_flagged_named_and_reported(topic_shift_world, tmp_path
     window = days[days.index(shift["date"]) - 7:]
     for day in window:
         assert dg.materialize([llm_traces], partition_key=day, resources=resources).success
-    config = {"ops": {"llm_traffic_drift": {"config": {"reports_dir": str(tmp_path / "reports")}}}}
-    result = dg.materialize([llm_traces, llm_traffic_drift], selection=[llm_traffic_drift], partition_key=shift["date"],
-                            resources=resources, run_config=config)
+    config = {"ops": {"llm_traffic_drift_html": {"config": {"reports_dir": str(tmp_path / "reports")}}}}
+    result = dg.materialize([llm_traces, llm_traffic_drift, llm_traffic_drift_html], selection=[llm_traffic_drift, llm_traffic_drift_html],
+                            partition_key=shift["date"], resources=resources, run_config=config)
     assert result.success
     meta = result.asset_materializations_for_node("llm_traffic_drift")[0].metadata
     assert meta["drifted"].value is True and meta["groups_drifted"].value == 2
     assert "homehub" in meta["new_topic"].value
     assert meta["support-assistant/support-v1/topic_score"].value >= 0.1
-    report = meta["support-assistant/support-v1/report"].value
+    pages = result.asset_materializations_for_node("llm_traffic_drift_html")[0].metadata
+    assert pages["dagster/row_count"].value == 2  # one page per drifted group
+    report = pages["support-assistant/support-v1/report"].value
     html = open(report, encoding="utf-8").read()
     assert report.startswith(str(tmp_path / "reports" / "llm_traffic_drift" / shift["date"]))
     assert "question word count" in html and "topic" in html
@@ -41,12 +44,14 @@ def test_a_day_without_drift_gets_no_report_unless_all_are_asked_for(topic_shift
 
     def run(policy: str | None):
         config = {"reports_dir": str(tmp_path / "reports" / str(policy)), **({"html_report": policy} if policy else {})}
-        result = dg.materialize([llm_traces, llm_traffic_drift], selection=[llm_traffic_drift], partition_key=day,
-                                resources=resources, run_config={"ops": {"llm_traffic_drift": {"config": config}}})
-        return result.asset_materializations_for_node("llm_traffic_drift")[0].metadata
+        result = dg.materialize([llm_traces, llm_traffic_drift, llm_traffic_drift_html],
+                                selection=[llm_traffic_drift, llm_traffic_drift_html], partition_key=day,
+                                resources=resources, run_config={"ops": {"llm_traffic_drift_html": {"config": config}}})
+        assert result.asset_materializations_for_node("llm_traffic_drift")[0].metadata["drifted"].value is False
+        return result.asset_materializations_for_node("llm_traffic_drift_html")[0].metadata
 
     default = run(None)
-    assert default["drifted"].value is False and not any(k.endswith("/report") for k in default)
+    assert default["dagster/row_count"].value == 0 and not any(k.endswith("/report") for k in default)
     assert not (tmp_path / "reports" / "None").exists()
     every = run("all")
     reports = [v.value for k, v in every.items() if k.endswith("/report")]

@@ -15,6 +15,7 @@ import pytest
 
 from ops_pipelines.cli.datasets import list_datasets, reproduce
 from ops_pipelines.defs.mlops.drift import drift_report
+from ops_pipelines.defs.mlops.drift_html import drift_report_html
 from ops_pipelines.defs.mlops.retraining import retraining_sensor
 from ops_pipelines.defs.mlops.training import (
     candidate_model,
@@ -82,14 +83,23 @@ def world(tmp_path):
 RESOURCES = ("model_registry", "dataset_store", "stored_partitions", "io_manager", "state_store")
 
 
-def drift_day(world, day, instance, html_report: str | None = None):
+def drift_day(world, day, instance):
     # `incidents` is read from storage, as the real upstream partition would be.
     return dg.materialize(
         [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
-        partition_key=day, instance=instance, resources={k: world[k] for k in RESOURCES},
-        selection=[drift_report],
-        run_config={"ops": {"drift_report": {"config": {"html_report": html_report}}}} if html_report else None,
+        partition_key=day, instance=instance, resources={k: world[k] for k in RESOURCES}, selection=[drift_report],
     )
+
+
+def html_day(world, day, instance, html_report: str | None = None):
+    """drift_report_html on the day's stored drift_report: its `<model>/report` path, or None."""
+    result = dg.materialize(
+        [drift_report_html, dg.AssetSpec("drift_report", partitions_def=drift_report.partitions_def)],
+        partition_key=day, instance=instance, resources={k: world[k] for k in RESOURCES}, selection=[drift_report_html],
+        run_config={"ops": {"drift_report_html": {"config": {"html_report": html_report}}}} if html_report else None,
+    )
+    report = result.asset_materializations_for_node("drift_report_html")[0].metadata.get(f"{MODEL}/report")
+    return None if report is None else Path(report.value)
 
 
 def retrain(request, instance, world):
@@ -124,7 +134,7 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
         meta = shift.asset_materializations_for_node("drift_report")[0].metadata
         assert meta[f"{MODEL}/dataset_drift"].value is True
         assert meta[f"{MODEL}/incidents"].value == "INC-9"
-        assert Path(meta[f"{MODEL}/report"].value).is_file()  # Evidently's HTML on a drifted day
+        assert html_day(world, DAYS[2], instance).is_file()  # Evidently's HTML on a drifted day
         # Tidy in the UI: per-column detail is one Markdown table, no key is empty, floats are rounded.
         assert not [k for k in meta if k.count("/") > 1], "per-column keys are back"
         assert "| column | method | score | threshold | drifted |" in meta[f"{MODEL}/columns"].value
@@ -173,22 +183,22 @@ def test_bootstrap_then_one_retraining_per_drift_event_with_incident_rows_exclud
 
 
 def test_the_html_report_is_written_on_drifted_days_unless_every_day_or_none_is_asked_for(world):
-    def report(day, instance, policy=None):
-        meta = drift_day(world, day, instance, policy).asset_materializations_for_node("drift_report")[0].metadata
-        assert meta[f"{MODEL}/dataset_drift"].value is (day == DAYS[2])
-        return meta.get(f"{MODEL}/report")
-
     with dg.instance_for_test() as instance:
         for day in DAYS[:2]:
             assert drift_day(world, day, instance).success
+        assert html_day(world, DAYS[1], instance, "all") is None  # no champion yet: nothing to compare against
         (bootstrap,), _ = sensor_requests(instance)
         assert retrain(bootstrap, instance, world).success
-        assert report(DAYS[1], instance) is None  # a calm day: the numbers are in the metadata, no HTML
-        assert Path(report(DAYS[1], instance, "all").value).is_file()
-        assert Path(report(DAYS[2], instance).value).is_file()
-        assert report(DAYS[2], instance, "none") is None
+        for day in DAYS[1:]:
+            meta = drift_day(world, day, instance).asset_materializations_for_node("drift_report")[0].metadata
+            assert meta[f"{MODEL}/dataset_drift"].value is (day == DAYS[2]) and f"{MODEL}/report" not in meta
+        assert html_day(world, DAYS[1], instance) is None  # a calm day: the numbers are in the metadata, no HTML
+        assert html_day(world, DAYS[1], instance, "all").is_file()
+        drifted = html_day(world, DAYS[2], instance)
+        assert drifted.is_file() and drifted.parent.name == DAYS[2] and "Data Drift" in drifted.read_text()
+        assert html_day(world, DAYS[2], instance, "none") is None
         with pytest.raises(Exception, match="html_report='weekly' is not one of drifted, all, none"):
-            drift_day(world, DAYS[2], instance, "weekly")
+            html_day(world, DAYS[2], instance, "weekly")
 
 
 def test_a_dataset_failing_a_blocking_expectation_never_reaches_training_or_the_registry(world):

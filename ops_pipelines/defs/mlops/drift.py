@@ -4,7 +4,6 @@ import dagster as dg
 
 from ops_pipelines import keys
 from ops_pipelines.defs.partitions import PREVIOUS_DAY, daily_partitions
-from ops_pipelines.defs.report_policy import checked, wants_report
 from ops_pipelines.io.parquet import StoredPartitions
 from ops_pipelines.lib.files import atomic_write_text
 from ops_pipelines.lib.mlops.config import load_models
@@ -17,13 +16,6 @@ ASSET = "drift_report"
 GROUPS_CHECK = "groups_within_quality_margin"
 # Every source asset a configured model reads: adding a model with a new source adds the edge.
 SOURCES = sorted({spec.source for spec in load_models()})
-
-
-class DriftReportConfig(dg.Config):
-    """Which days get Evidently's HTML report per model: `drifted` (default: feature, prediction or label
-    drift, or performance decay), `all` or `none` (defs/report_policy.py)."""
-
-    html_report: str = "drifted"
 
 
 @dg.asset(
@@ -40,12 +32,12 @@ class DriftReportConfig(dg.Config):
                                    description="No group (models.json `fairness.groups`) fell more than the model's margin "
                                                "below the rest with 95% confidence, against the champion's holdout (warns).")],
 )
-def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, incidents, previous, model_registry: ModelRegistry,
+def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_registry: ModelRegistry,
                  dataset_store: DatasetStore, stored_partitions: StoredPartitions, state_store: StateStore):
     """Per model: feature drift of the day against the champion's training dataset version (Evidently
     methods and defaults, computed fast), prediction and label drift, the champion's performance on the
-    day's labels, the HTML report (on the days `config.html_report` asks for), and whether to retrain (one
-    run key per drift event). A re-run of a day whose champion was trained on that day or later says so and
+    day's labels, and whether to retrain (one run key per drift event); Evidently's HTML page is
+    drift_report_html's. A re-run of a day whose champion was trained on that day or later says so and
     asks for no retraining."""
     import dataclasses
     import json
@@ -53,17 +45,14 @@ def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, i
 
     import pandas as pd
 
-    from ops_pipelines.lib.mlops.drift import save_drift_report
     from ops_pipelines.lib.mlops.fairness import champion_groups
     from ops_pipelines.lib.mlops.monitoring import fitted_until, load_champion, monitor_model
 
-    policy = checked(config.html_report)
     day = context.partition_key
     day_ts = pd.Timestamp(day)
     yesterday = (day_ts - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     previous_by_model = {r["model"]: r for r in previous.to_dict("records")} if len(previous) else {}
     client, store = model_registry.client(), dataset_store
-    report_dir = model_registry.reports_dir() / "drift" / day
     overlapping = incident_ids_on(incidents, day_ts)
     rows, metadata, flagged = [], {}, {}
     for spec in model_registry.models():
@@ -82,11 +71,7 @@ def drift_report(context: dg.AssetExecutionContext, config: DriftReportConfig, i
         result, drift = monitor_model(spec, day_ts, current, champion, reference, previous_by_model.get(spec.name),
                                       len(stored_partitions.available(spec.source, window)), overlapping,
                                       champion_trained_through=trained_through, history=history)
-        html = None
-        if drift is not None and wants_report(policy, result.anything_flagged):
-            html = save_drift_report(reference, current, list(spec.drift_columns), report_dir / f"{spec.name}.html",
-                                     categorical=[c for c in spec.drift_columns if c in spec.categorical])
-        metadata.update(model_metadata(spec, result, drift, html))
+        metadata.update(model_metadata(spec, result, drift))
         groups = champion_groups(spec, day_ts, current, champion, reference, history)
         if groups is not None:
             metadata.update(groups_metadata(spec.name, groups))
@@ -127,12 +112,10 @@ def carried_streak(rows: list[dict]) -> str:
                                     "streak_start": r["streak_start"]} for r in rows}, sort_keys=True) + "\n"
 
 
-def model_metadata(spec, result, drift, html) -> dict:
-    """`<model>/...` metadata: the drift share (plotted over time by the UI), the per-column table, the
-    report's path, performance, and the retraining request the sensor reads."""
+def model_metadata(spec, result, drift) -> dict:
+    """`<model>/...` metadata: the drift share (plotted over time by the UI), the per-column table,
+    performance, and the retraining request the sensor reads."""
     prefix, meta = spec.name, {}
-    if html is not None:
-        meta[f"{prefix}/report"] = dg.MetadataValue.path(str(html))
     if drift is not None:
         meta[f"{prefix}/drift_share"] = float(drift.drift_share)
         # Per column: one table (method, score, threshold, verdict), not three keys a column.

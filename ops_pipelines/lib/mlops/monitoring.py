@@ -53,11 +53,6 @@ class ModelDay:
     incidents: list[str] = field(default_factory=list)  # incidents overlapping the day
     note: str = ""
 
-    @property
-    def anything_flagged(self) -> bool:
-        """Feature, prediction or label drift, or performance decay: a day someone should look at."""
-        return self.dataset_drift or bool(self.prediction_drift) or bool(self.label_drift) or self.performance_decay
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
