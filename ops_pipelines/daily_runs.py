@@ -43,6 +43,7 @@ class DayOutcome:
     stale: str = ""  # for a later day re-run after the range: why its carried state was stale
     retries: int = 0  # automatic retries it took (a crashed run worker, an unreachable instance database)
     pages_run: str = ""  # the run of the day's PAGE_ASSETS, submitted after the day's run, awaited at the end
+    retraining_runs: tuple[str, ...] = ()  # launched by the sensor after the day's run, awaited at the end
 
 
 def day_range(first: dt.date, last: dt.date) -> list[str]:
@@ -115,8 +116,8 @@ def _run_all(instance, days: list[str], out: TextIO, trigger: str, outcomes: lis
             bar.running(f"re-running {day}")
             outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, stale=why, pages=pages))
             bar.day_done(outcomes[-1])
-        bar.running("finishing the HTML pages")
-        await_pages(instance, outcomes, driver[0], bar)
+        bar.running("finishing the HTML pages and retraining")
+        await_tail(instance, outcomes, driver[0], bar)
     finally:
         bar.close()
 
@@ -143,13 +144,20 @@ def _daily_job() -> tuple[list[str], list[tuple[str, str]]]:
             sorted((c.asset_key.to_user_string(), c.name) for c in checks))
 
 
-def await_pages(instance, outcomes: list[DayOutcome], daemon, bar: Progress) -> None:
-    """Wait for the pages' runs; a day whose pages failed is a failed day (its outcome says why)."""
+def await_tail(instance, outcomes: list[DayOutcome], daemon, bar: Progress) -> None:
+    """Wait for the runs the days left going (HTML pages, retraining); a day whose pages failed is a failed day,
+    and its outcome says why; retraining outcomes replace the 'queued' or 'started' they were launched with."""
     import dataclasses
 
     from ops_pipelines import runner
 
     for i, o in enumerate(outcomes):
+        runs = [instance.get_run_by_id(runner.final_run(instance, r, RUN_TIMEOUT_S, f"the {o.day} retraining", daemon)[0])
+                for r in o.retraining_runs]
+        if runs:
+            outcomes[i] = o = dataclasses.replace(o, retraining=retraining_note(runs))
+            if any(r.status.value != "SUCCESS" for r in runs):
+                bar.note(f"{o.day} retraining: {o.retraining}")
         if not o.pages_run:
             continue
         run_id, status, _ = runner.final_run(instance, o.pages_run, RUN_TIMEOUT_S, f"the {o.day} HTML pages", daemon)
@@ -172,12 +180,14 @@ def run_day(instance, day: str, trigger: str, driver: tuple, assets: list[str] |
     checks = job_checks(assets) if assets is not None else None
     run_id = submit(DAILY_JOB, day, tags, assets=assets, run_config=run_config, checks=checks)
     run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
-    retrained = retraining_note(instance, day, daemon)
+    retraining = launched_retraining(instance, day, daemon)
     error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)
     # The pages need none of the run config's resources (the AIOps topology and runbooks).
-    pages_run = submit(DAILY_JOB, day, tags, assets=list(PAGE_ASSETS), checks=job_checks(list(PAGE_ASSETS))) \
-        if pages and status == "SUCCESS" else ""
-    return DayOutcome(day, run_id, status, time.perf_counter() - t0, retrained, error, stale, retries, pages_run)
+    # Low priority: the queue starts the next day's run (submitted a moment later) first.
+    pages_run = submit(DAILY_JOB, day, {**tags, keys.PRIORITY: "-1"}, assets=list(PAGE_ASSETS),
+                       checks=job_checks(list(PAGE_ASSETS))) if pages and status == "SUCCESS" else ""
+    return DayOutcome(day, run_id, status, time.perf_counter() - t0, retraining_note(retraining), error, stale, retries,
+                      pages_run, tuple(r.run_id for r in retraining))
 
 
 class Progress:
@@ -278,17 +288,23 @@ def resolve_selection(text: str | None) -> list[str] | None:
     return sorted(k.to_user_string() for k in picked)
 
 
-def retraining_note(instance, day: str, daemon) -> str:
-    """Wait for the retraining sensor to read the day's drift report and its runs to finish; say what ran.
+def launched_retraining(instance, day: str, daemon) -> list:
+    """Wait for the retraining sensor to read the day's drift report; the retraining runs it launched for the day
+    (not waited for: the next day's drift_report waits for them, the rest of that day need not).
 
     Nothing to wait for when the sensor was stopped on this instance (in the UI) or the report asks for nothing."""
     from ops_pipelines import runner
 
     if runner.sensor_stopped(instance, RETRAINING_SENSOR) or not asks_for_retraining(instance, day):
-        return ""
-    launched = runner.await_sensor_runs(instance, "drift_report", day, RETRAINING_SENSOR, RETRAINING_JOB, daemon, RUN_TIMEOUT_S)
-    return ", ".join(f"{r.tags.get('dagster/partition/model')} ({r.tags.get(keys.TRIGGER)}, {r.status.value.lower()})"
-                     for r in launched)
+        return []
+    return runner.await_sensor_runs(instance, "drift_report", day, RETRAINING_SENSOR, RETRAINING_JOB, daemon,
+                                    RUN_TIMEOUT_S, finished=False)
+
+
+def retraining_note(runs: list) -> str:
+    """Model (trigger, status) of each retraining run."""
+    return ", ".join(f"{r.tags.get(keys.PARTITION_MODEL)} ({r.tags.get(keys.TRIGGER)}, {r.status.value.lower()})"
+                     for r in runs)
 
 
 def asks_for_retraining(instance, day: str) -> bool:

@@ -19,6 +19,9 @@ STORAGE_RETRY = "ops/storage_retry"  # attempt number of that retry
 
 # Dagster's own tags and metadata keys that we read.
 PARTITION = "dagster/partition"
+PARTITION_DATE = "dagster/partition/date"  # the day of a (date, model) retraining partition
+PARTITION_MODEL = "dagster/partition/model"
+PRIORITY = "dagster/priority"  # the run queue starts higher first (default 0)
 ROW_COUNT = "dagster/row_count"
 
 # MLflow tags on runs and model versions.

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ops_pipelines import keys
+
 # The repository's workspace file names the location "ops_pipelines", as pyproject's [tool.dg.project] does;
 # `-m ops_pipelines.definitions` would name it after the module and Dagster would warn on every load.
 LOCATION_NAME = "ops_pipelines"
@@ -341,9 +343,10 @@ STORAGE_RETRY_SENSOR = "storage_outage_retry_sensor"
 
 
 def await_sensor_runs(instance, asset: str, partition: str, sensor: str, job: str, daemon: subprocess.Popen,
-                      timeout: float) -> list:
-    """Wait until `sensor` has read the newest materialization of `asset`'s partition and every `job` run
-    is done; return the `job` runs for that day (as the retraining sensor tags them), oldest first."""
+                      timeout: float, finished: bool = True) -> list:
+    """Wait until `sensor` has read the newest materialization of `asset`'s partition (the runs it launched
+    are in the queue by then) and, when `finished`, every `job` run is done; return the `job` runs for that day
+    (as the retraining sensor tags them), oldest first."""
     import dagster as dg
 
     records = instance.fetch_materializations(
@@ -351,8 +354,9 @@ def await_sensor_runs(instance, asset: str, partition: str, sensor: str, job: st
     if records:
         storage_id = records[0].storage_id
         wait_for(lambda: int(sensor_cursor(instance, sensor) or 0) >= storage_id, timeout, f"the sensor {sensor}", daemon)
-    wait_for(lambda: not active_runs(instance, job), timeout, f"{job} runs", daemon)
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job, tags={"dagster/partition/date": partition}))
+    if finished:
+        wait_for(lambda: not active_runs(instance, job), timeout, f"{job} runs", daemon)
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name=job, tags={keys.PARTITION_DATE: partition}))
     return list(reversed(runs))
 
 

@@ -277,3 +277,38 @@ def test_yesterdays_drift_report_is_an_input_through_the_io_manager():
     assert drift_report.keys_by_input_name["previous"] == dg.AssetKey("drift_report")
     mapping = drift_report.get_partition_mapping(dg.AssetKey("drift_report"))
     assert isinstance(mapping, dg.TimeWindowPartitionMapping) and (mapping.start_offset, mapping.end_offset) == (-1, -1)
+
+
+def test_a_days_report_waits_for_retraining_of_earlier_days_and_fails_clearly_when_it_never_ends(world, monkeypatch):
+    import threading
+
+    from ops_pipelines.defs.mlops import drift as drift_module
+
+    def running_retraining(instance, day):
+        run = dg.DagsterRun(job_name="retraining_job", run_id=f"retrain-{day}", status=dg.DagsterRunStatus.STARTED,
+                            tags={"dagster/partition/date": day, "dagster/partition/model": MODEL})
+        return instance.add_run(run)
+
+    with dg.instance_for_test() as instance:
+        running_retraining(instance, DAYS[1])  # the same day's own retraining is not waited for
+        ended = running_retraining(instance, DAYS[0])
+        timer = threading.Timer(1.0, instance.report_run_canceled, [ended])
+        timer.start()
+        try:
+            result = drift_day(world, DAYS[1], instance)
+        finally:
+            timer.join()
+        assert result.success
+        meta = result.asset_materializations_for_node("drift_report")[0].metadata
+        assert meta["waited_for_retraining"].value == f"retrain-{DAYS[0]}"
+        assert instance.get_run_by_id(ended.run_id).status == dg.DagsterRunStatus.CANCELED
+
+        # DAYS[1]'s retraining never ends: the next day's report gives up after the wait, saying why.
+        monkeypatch.setattr(drift_module, "RETRAINING_WAIT_S", 0.5)
+        failed = dg.materialize(
+            [drift_report, dg.AssetSpec("incidents", partitions_def=drift_report.partitions_def)],
+            partition_key=DAYS[2], instance=instance, resources={k: world[k] for k in RESOURCES},
+            selection=[drift_report], raise_on_error=False)
+        assert not failed.success
+        (error,) = [e for e in failed.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+        assert f"retrain-{DAYS[1]}" in str(error.step_failure_data.error) and "re-run 2026-03-04" in str(error.step_failure_data.error)

@@ -14,6 +14,9 @@ from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 ASSET = "drift_report"
 GROUPS_CHECK = "groups_within_quality_margin"
+RETRAINING_JOB = "retraining_job"
+# How long a day's report waits for retraining runs of earlier days before it fails (they hold its champion).
+RETRAINING_WAIT_S = 1800
 # Every source asset a configured model reads: adding a model with a new source adds the edge.
 SOURCES = sorted({spec.source for spec in load_models()})
 
@@ -49,6 +52,7 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
     from ops_pipelines.lib.mlops.monitoring import fitted_until, load_champion, monitor_model
 
     day = context.partition_key
+    waited = await_earlier_retraining(context, day)
     day_ts = pd.Timestamp(day)
     yesterday = (day_ts - pd.Timedelta(days=1)).strftime("%Y-%m-%d")
     previous_by_model = {r["model"]: r for r in previous.to_dict("records")} if len(previous) else {}
@@ -87,6 +91,8 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
     metadata["summary"] = dg.MetadataValue.md(summary_table(out))
     metadata["models_drifted"] = int(out["dataset_drift"].sum())
     metadata["retraining_requested"] = int((out["retrain_key"] != "").sum())
+    if waited:
+        metadata["waited_for_retraining"] = ", ".join(waited)
     # The drift streak is carried from yesterday's report: keep it as state so a re-run shows what it made stale.
     atomic_write_text(state_store.path(ASSET, day, ".json"), carried_streak(rows))
     before = state_store.path(ASSET, yesterday, ".json")
@@ -98,6 +104,29 @@ def drift_report(context: dg.AssetExecutionContext, incidents, previous, model_r
     yield dg.AssetCheckResult(check_name=GROUPS_CHECK, passed=not warned, severity=dg.AssetCheckSeverity.WARN,
                               metadata={"models_judged": len(flagged), "flagged": "; ".join(f"{m}: {t}" for m, t in warned.items())
                                         or "none"})
+
+
+def await_earlier_retraining(context: dg.AssetExecutionContext, day: str) -> list[str]:
+    """Wait until no retraining run of an earlier day is queued or running (the champion it may promote is the
+    one this day is compared with, whichever run finishes first); the run ids waited for. A day can then start
+    while the day before still retrains: only this step waits. Fails after RETRAINING_WAIT_S."""
+    import time
+
+    active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+              dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+    deadline, waited = time.monotonic() + RETRAINING_WAIT_S, []
+    while True:
+        runs = context.instance.get_runs(filters=dg.RunsFilter(job_name=RETRAINING_JOB, statuses=active))
+        earlier = sorted(r.run_id for r in runs if r.tags.get(keys.PARTITION_DATE, day) < day)
+        if not earlier:
+            return waited
+        if not waited:
+            context.log.info(f"waiting for {len(earlier)} retraining run(s) of earlier days: {', '.join(earlier)}")
+        waited += [r for r in earlier if r not in waited]
+        if time.monotonic() > deadline:
+            raise dg.Failure(f"retraining runs of earlier days still unfinished after {RETRAINING_WAIT_S}s: "
+                             f"{', '.join(earlier)}; re-run {day} when they are done")
+        time.sleep(0.5)
 
 
 def carried_streak(rows: list[dict]) -> str:

@@ -4,11 +4,12 @@ import dagster as dg
 
 from ops_pipelines import keys
 from ops_pipelines.defs.mlops.drift import ASSET as DRIFT_REPORT
+from ops_pipelines.defs.mlops.drift import RETRAINING_JOB
 from ops_pipelines.defs.mlops.training import TRAINING_ASSETS
 from ops_pipelines.defs.partitions import training_partitions
 
 retraining_job = dg.define_asset_job(
-    "retraining_job",
+    RETRAINING_JOB,
     selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
     partitions_def=training_partitions,
     # One process per run: the steps share MLflow and sklearn imports.
