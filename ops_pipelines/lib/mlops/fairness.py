@@ -123,13 +123,12 @@ def _guarded(metric: str, min_labels: int):
 
 
 def metric_frame(metric: str, scored: Scored, keys: np.ndarray, min_labels: int):
-    """fairlearn MetricFrame of the metric (NaN for groups that cannot be judged), rows and positives per group."""
-    import numpy as np
+    """fairlearn MetricFrame of the metric per group (NaN for groups that cannot be judged). Rows and positives
+    per group are counted where they are used: each metric here costs a pass of fairlearn over every group."""
     from fairlearn.metrics import MetricFrame
 
-    return MetricFrame(metrics={metric: _guarded(metric, min_labels), "rows": lambda y, p: len(y),
-                                "positives": lambda y, p: int(np.sum(y))},
-                       y_true=scored.y, y_pred=scored.scores, sensitive_features={"group": keys})
+    return MetricFrame(metrics={metric: _guarded(metric, min_labels)}, y_true=scored.y, y_pred=scored.scores,
+                       sensitive_features={"group": keys})
 
 
 NO_DISPARITY = {"difference": None, "ratio": None, "worst_group": None, "best_group": None, "groups_judged": 0}
