@@ -42,7 +42,6 @@ class DayOutcome:
     error: str = ""  # the first failed step and its error, for a day that did not succeed
     stale: str = ""  # for a later day re-run after the range: why its carried state was stale
     retries: int = 0  # automatic retries it took (a crashed run worker, an unreachable instance database)
-    pages_run: str = ""  # the run of the day's PAGE_ASSETS, submitted after the day's run, awaited at the end
     retraining_runs: tuple[str, ...] = ()  # launched by the sensor after the day's run, awaited at the end
 
 
@@ -91,18 +90,21 @@ def _run_all(instance, days: list[str], out: TextIO, trigger: str, outcomes: lis
     """The days in order, then the later days whose carried state they replaced; then the pages' runs."""
     folders = carried_folders(assets)
     bar = Progress(len(days), out)
-    pages = assets is None  # the whole job: its pages apart
-    assets = day_assets() if pages else assets
+    pages = PageRuns(driver[1], enabled=assets is None)  # the whole job: its pages apart
+    assets = day_assets() if pages.enabled else assets
     try:
         for day in days:
             bar.running(f"running {day}")
-            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, pages=pages))
+            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, queued=pages.submit_pending))
+            pages.after(outcomes, day_tags(trigger))
             bar.day_done(outcomes[-1])
         failed = [o.day for o in outcomes if o.status != "SUCCESS"]
         later = stale_later(state_root, folders, days[-1]) if state_root is not None and folders else {}
         if later and failed:
             bar.note(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
                      f"replaced; not re-run because {failed[0]} failed")
+            pages.submit_pending()
+            await_tail(instance, outcomes, pages.runs, driver[0], bar)
             return
         if later:
             bar.note(f"note: {len(later)} later day(s) ({min(later)} to {max(later)}) continued from state these runs "
@@ -114,10 +116,13 @@ def _run_all(instance, days: list[str], out: TextIO, trigger: str, outcomes: lis
                 bar.note(f"note: {day} is current again (the state it continues from came out unchanged): kept")
                 continue
             bar.running(f"re-running {day}")
-            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, stale=why, pages=pages))
+            outcomes.append(run_day(instance, day, trigger, driver, assets, run_config, stale=why,
+                                    queued=pages.submit_pending))
+            pages.after(outcomes, day_tags(trigger, why))
             bar.day_done(outcomes[-1])
+        pages.submit_pending()
         bar.running("finishing the HTML pages and retraining")
-        await_tail(instance, outcomes, driver[0], bar)
+        await_tail(instance, outcomes, pages.runs, driver[0], bar)
     finally:
         bar.close()
 
@@ -144,7 +149,30 @@ def _daily_job() -> tuple[list[str], list[tuple[str, str]]]:
             sorted((c.asset_key.to_user_string(), c.name) for c in checks))
 
 
-def await_tail(instance, outcomes: list[DayOutcome], daemon, bar: Progress) -> None:
+class PageRuns:
+    """Each day's run of PAGE_ASSETS (when `enabled`): submitted once the next day's run is in the queue, and at low
+    priority, so the queue starts that day first. `runs`: the day's index in the outcomes -> its pages run."""
+
+    def __init__(self, submit, enabled: bool):
+        self.submit, self.enabled = submit, enabled
+        self.pending: tuple[int, str, dict[str, str]] | None = None
+        self.runs: dict[int, str] = {}
+
+    def after(self, outcomes: list[DayOutcome], tags: dict[str, str]) -> None:
+        """The newest day ended: a day that succeeded gets its pages once the next day is queued (or at the end)."""
+        if self.enabled and outcomes[-1].status == "SUCCESS":
+            self.pending = (len(outcomes) - 1, outcomes[-1].day, {**tags, keys.PRIORITY: "-1"})
+
+    def submit_pending(self) -> None:
+        if self.pending is None:
+            return
+        index, day, tags = self.pending
+        self.pending = None
+        # The pages need none of the run config's resources (the AIOps topology and runbooks).
+        self.runs[index] = self.submit(DAILY_JOB, day, tags, assets=list(PAGE_ASSETS), checks=job_checks(list(PAGE_ASSETS)))
+
+
+def await_tail(instance, outcomes: list[DayOutcome], page_runs: dict[int, str], daemon, bar: Progress) -> None:
     """Wait for the runs the days left going (HTML pages, retraining); a day whose pages failed is a failed day,
     and its outcome says why; retraining outcomes replace the 'queued' or 'started' they were launched with."""
     import dataclasses
@@ -158,36 +186,38 @@ def await_tail(instance, outcomes: list[DayOutcome], daemon, bar: Progress) -> N
             outcomes[i] = o = dataclasses.replace(o, retraining=retraining_note(runs))
             if any(r.status.value != "SUCCESS" for r in runs):
                 bar.note(f"{o.day} retraining: {o.retraining}")
-        if not o.pages_run:
+        if i not in page_runs:
             continue
-        run_id, status, _ = runner.final_run(instance, o.pages_run, RUN_TIMEOUT_S, f"the {o.day} HTML pages", daemon)
+        run_id, status, _ = runner.final_run(instance, page_runs[i], RUN_TIMEOUT_S, f"the {o.day} HTML pages", daemon)
         if status != "SUCCESS":
             error = f"HTML pages (run {run_id}): {runner.failure_reason(instance, run_id)}"
             outcomes[i] = dataclasses.replace(o, status=status, error=error)
             bar.note(f"{o.day} {status.lower()}: {error}")
 
 
+def day_tags(trigger: str, stale: str = "") -> dict[str, str]:
+    """A day's run tags: who started it and, for a later day re-run, why."""
+    return {keys.TRIGGER: trigger, **({keys.RERUN_REASON: stale[:200]} if stale else {})}
+
+
 def run_day(instance, day: str, trigger: str, driver: tuple, assets: list[str] | None,
-            run_config: dict | None, stale: str = "", pages: bool = False) -> DayOutcome:
-    """Submit one day's run, wait for it (and the retraining it sets off), and say how it ended; with `pages`,
-    submit the run of its PAGE_ASSETS then, and do not wait for it. `driver`: the daemon process and the
-    `runner.run_submitter` function that submits runs."""
+            run_config: dict | None, stale: str = "", queued=None) -> DayOutcome:
+    """Submit one day's run (then call `queued()`, if given), wait for it and for the retraining sensor to launch
+    what it sets off, and say how it ended. `driver`: the daemon process and the `runner.run_submitter` function
+    that submits runs."""
     from ops_pipelines import runner
 
     daemon, submit = driver
     t0 = time.perf_counter()
-    tags = {keys.TRIGGER: trigger, **({keys.RERUN_REASON: stale[:200]} if stale else {})}
     checks = job_checks(assets) if assets is not None else None
-    run_id = submit(DAILY_JOB, day, tags, assets=assets, run_config=run_config, checks=checks)
+    run_id = submit(DAILY_JOB, day, day_tags(trigger, stale), assets=assets, run_config=run_config, checks=checks)
+    if queued is not None:
+        queued()
     run_id, status, retries = runner.final_run(instance, run_id, RUN_TIMEOUT_S, f"the {day} run", daemon)
     retraining = launched_retraining(instance, day, daemon)
     error = "" if status == "SUCCESS" else runner.failure_reason(instance, run_id)
-    # The pages need none of the run config's resources (the AIOps topology and runbooks).
-    # Low priority: the queue starts the next day's run (submitted a moment later) first.
-    pages_run = submit(DAILY_JOB, day, {**tags, keys.PRIORITY: "-1"}, assets=list(PAGE_ASSETS),
-                       checks=job_checks(list(PAGE_ASSETS))) if pages and status == "SUCCESS" else ""
     return DayOutcome(day, run_id, status, time.perf_counter() - t0, retraining_note(retraining), error, stale, retries,
-                      pages_run, tuple(r.run_id for r in retraining))
+                      tuple(r.run_id for r in retraining))
 
 
 class Progress:

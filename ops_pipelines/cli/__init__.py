@@ -28,7 +28,7 @@ run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
-    max_concurrent_runs: 3  # a day beside the day before's retraining (two models at most here) or HTML pages
+    max_concurrent_runs: 2  # two cores: a day beside one retraining run or HTML pages (more only fight for them)
     dequeue_interval_seconds: 1  # the demo submits runs one after another: pick them up at once
     tag_concurrency_limits:  # two runs of the same day wait for each other (same partitions, same state files)
       - key: dagster/partition
