@@ -22,6 +22,7 @@ from ops_pipelines import keys
 from ops_pipelines.lib.mlops.config import ModelSpec
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     from mlflow import MlflowClient
 
@@ -138,6 +139,38 @@ def upper_bound_95(statistic: Callable[..., float], strata: Sequence[Any], resam
         if math.isfinite(value):
             values.append(value)
     return float(np.quantile(values, 0.95)) if values else math.nan
+
+
+def resample_counts(strata: Sequence[Any], resamples: int = SLICE_BOOTSTRAP) -> list[np.ndarray]:
+    """`upper_bound_95`'s resamples (the same seeded draws, in the same order) as per-row counts: one
+    (resamples x rows) array per stratum."""
+    import numpy as np
+
+    rng = np.random.default_rng(SEED)
+    counts = [np.empty((resamples, len(s)), dtype=np.int32) for s in strata]
+    for r in range(resamples):
+        for k, s in enumerate(strata):
+            counts[k][r] = np.bincount(rng.integers(0, len(s), len(s)), minlength=len(s))
+    return counts
+
+
+def roc_auc_resampled(positive, scores, counts: np.ndarray) -> np.ndarray:
+    """`roc_auc` of each resample given as per-row counts (resamples x rows), without resorting each one: one
+    sort, then the rank statistic from counts summed per tied score. NaN where a resample lacks a class."""
+    import numpy as np
+
+    positive = np.asarray(positive, dtype=bool)
+    order = np.argsort(np.asarray(scores, dtype=float), kind="stable")
+    ordered = np.asarray(scores, dtype=float)[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # where each run of equal scores starts
+    weights = counts[:, order].astype(float)
+    pos = np.add.reduceat(weights * positive[order], starts, axis=1)
+    neg = np.add.reduceat(weights * ~positive[order], starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg  # negatives scored strictly lower; ties count half
+    u = (pos * (below + 0.5 * neg)).sum(axis=1)
+    n_pos, n_neg = pos.sum(axis=1), neg.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), u / (n_pos * n_neg), np.nan)
 
 
 def improvement_upper_bound(metric: str, y, p_cand, p_champ, resamples: int = SLICE_BOOTSTRAP) -> float:

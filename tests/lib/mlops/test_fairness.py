@@ -171,3 +171,33 @@ def test_health_report_shows_disparity_and_flagged_groups():
     text = render_markdown(inputs)
     assert "## Models: bias across groups" in text and "1 model(s) with a group that fell behind" in text
     assert summary["group_disparity"] in text and "seg=c" in text
+
+
+@pytest.mark.parametrize("with_reference", [True, False])
+def test_the_roc_auc_bootstrap_from_counts_equals_the_generic_one_resample_by_resample(with_reference):
+    from ops_pipelines.lib.mlops.evaluation import upper_bound_95
+    from ops_pipelines.lib.mlops.fairness import _change_statistic, _change_upper_95
+
+    rng = np.random.default_rng(4)
+
+    def scored(n):  # rounded scores: many ties, which count half
+        y = (rng.random(n) < 0.2).astype(int)
+        return Scored.of(pd.DataFrame(index=range(n)), y, np.round(rng.random(n) + 0.3 * y, 1))
+
+    today, reference = scored(1500), scored(900)
+    inside, held = np.flatnonzero(rng.random(1500) < 0.2), np.flatnonzero(rng.random(900) < 0.3)
+    strata = [inside, np.setdiff1d(np.arange(1500), inside), held, np.setdiff1d(np.arange(900), held)]
+    strata, reference = (strata, reference) if with_reference else (strata[:2], None)
+    generic = upper_bound_95(_change_statistic("roc_auc", today, reference), strata)
+    assert _change_upper_95("roc_auc", today, reference, strata) == pytest.approx(generic, abs=1e-12)
+
+
+def test_a_resample_without_both_classes_has_no_roc_auc():
+    from ops_pipelines.lib.mlops.evaluation import roc_auc, roc_auc_resampled
+
+    y, scores = np.array([1, 0, 0]), np.array([0.2, 0.1, 0.2])
+    counts = np.array([[3, 0, 0], [0, 2, 1], [1, 1, 1], [2, 0, 1]])
+    values = roc_auc_resampled(y == 1, scores, counts)
+    assert np.isnan(values[0]) and np.isnan(values[1])
+    assert values[2] == pytest.approx(roc_auc(y == 1, scores)) == pytest.approx(0.75)  # a tie counts half
+    assert values[3] == pytest.approx(0.5)  # both positives tie the one negative
