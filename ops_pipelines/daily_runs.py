@@ -5,6 +5,8 @@ as the nightly schedule and the UI submit runs, and a Dagster daemon dequeues it
 (retraining included). Days run one after another, oldest first: the detectors carry their state from
 each day into the next. When the range re-runs days that later days continued from, and the carried
 state came out different, those later days are stale: they are re-run after the range, in order.
+What a day sets off that no later day reads (its HTML pages) or that only the next day's drift_report
+reads (retraining) runs beside the next day instead of before it (docs/platform.md, "What a day waits for").
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 import functools
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -75,12 +78,14 @@ def run_days(instance, days: list[str], env: dict[str, str], logs: Path, out: Te
     try:
         with runner.code_server(env, logs / "code-server.log") as target, runner.run_submitter(instance, target) as submit:
             daemon = runner.start_daemon(env, logs / "dagster-daemon.log", target)
-            _run_all(instance, days, out, trigger, outcomes, (daemon, submit), assets, run_config, state_root)
-            runner.stop_process(daemon)
+            try:
+                _run_all(instance, days, out, trigger, outcomes, (daemon, submit), assets, run_config, state_root)
+            finally:  # before the code server: a daemon that sees it gone puts the run it was launching back in the queue
+                runner.stop_process(daemon)
     except BaseException as exc:  # Ctrl-C, SIGTERM (raised as KeyboardInterrupt), an error: leave nothing running
         runner.stop_started()  # the daemon and the code server, with the run workers they started
         why = f"stopped: {type(exc).__name__}" + (f" ({exc})" if str(exc) else "")
-        runner.cancel_unfinished(instance, since, (DAILY_JOB, RETRAINING_JOB), why)
+        runner.cancel_unfinished(instance, since, why)
         raise
     return outcomes
 
@@ -201,7 +206,7 @@ def day_tags(trigger: str, stale: str = "") -> dict[str, str]:
 
 
 def run_day(instance, day: str, trigger: str, driver: tuple, assets: list[str] | None,
-            run_config: dict | None, stale: str = "", queued=None) -> DayOutcome:
+            run_config: dict | None, stale: str = "", queued: Callable[[], None] | None = None) -> DayOutcome:
     """Submit one day's run (then call `queued()`, if given), wait for it and for the retraining sensor to launch
     what it sets off, and say how it ended. `driver`: the daemon process and the `runner.run_submitter` function
     that submits runs."""

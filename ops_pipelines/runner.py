@@ -283,17 +283,23 @@ def active_runs(instance, job_name: str) -> list:
     return instance.get_runs(filters=dg.RunsFilter(job_name=job_name, statuses=active_statuses()))
 
 
-def cancel_unfinished(instance, since, jobs: tuple[str, ...], why: str) -> list[str]:
-    """Mark the runs of `jobs` created after `since` (a UTC datetime) that have not finished as canceled, with
-    `why`: their run workers were stopped with the daemon that launched them, and nothing else would end them."""
+def cancel_unfinished(instance, since, why: str) -> list[str]:
+    """Mark every run created after `since` (a UTC datetime) that has not finished as canceled, with `why`: the
+    daemon that was to launch or run it (ours: days, retraining, the freshness sensor's check runs) has stopped,
+    and nothing else would end it. Called once every process that could start runs has stopped; through an
+    instance of its own, since the caller's may have been interrupted mid-query."""
     import dagster as dg
 
-    ended = []
-    for job in jobs:
-        for run in instance.get_runs(filters=dg.RunsFilter(job_name=job, statuses=active_statuses(), created_after=since)):
-            instance.report_run_canceled(run, message=why)
-            ended.append(run.run_id)
-    return ended
+    ended: list[str] = []
+    with dg.DagsterInstance.from_ref(instance.get_ref()) as fresh:
+        for _ in range(3):  # read back: a run whose cancel did not stick is canceled again
+            left = fresh.get_runs(filters=dg.RunsFilter(statuses=active_statuses(), created_after=since))
+            for run in left:
+                fresh.report_run_canceled(run, message=why)
+                ended.append(run.run_id)
+            if not left:
+                break
+    return list(dict.fromkeys(ended))
 
 
 def finished_status(instance, run_id: str) -> str | None:

@@ -80,5 +80,5 @@ def test_a_demo_stopped_mid_run_leaves_no_process_and_no_run_marked_running(tmp_
     with dg.DagsterInstance.from_config(str(home / "dagster")) as instance:
         runs = instance.get_runs()
         assert runs, "the demo launched no run before it was stopped"
-        unfinished = [(r.run_id, r.status.value) for r in runs if not r.is_finished]
-    assert unfinished == []
+        unfinished = [(r.run_id, r.job_name, r.status.value, dict(r.tags)) for r in runs if not r.is_finished]
+    assert unfinished == [], log.read_text()[-3000:]
