@@ -69,15 +69,21 @@ class SeriesValues:
         self._index: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray]] = {}
         if metrics is None or metrics.empty:
             return
-        frame = pd.DataFrame({
-            "t": metrics["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64),
-            "service": metrics["service"].astype(str).to_numpy(), "metric": metrics["metric"].astype(str).to_numpy(),
-            "host": metrics["host"].astype(str).to_numpy() if "host" in metrics else "",
-            "v": pd.to_numeric(metrics["value"], errors="coerce").to_numpy(dtype=float),
-        })
-        frame = frame[np.isfinite(frame["v"].to_numpy())].sort_values(["service", "metric", "host", "t"], kind="stable")
-        for key, part in frame.groupby(["service", "metric", "host"], sort=False):
-            self._index[key] = (part["t"].to_numpy(), part["v"].to_numpy())
+        t = metrics["timestamp"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        v = pd.to_numeric(metrics["value"], errors="coerce").to_numpy(dtype=float)
+        keep = np.isfinite(v)
+        # Integer codes, not a string per row: a day of 2,000 services is 3 x 29M Python strings otherwise.
+        names, codes = zip(*(_sorted_codes(metrics[c] if c in metrics else pd.Series("", index=metrics.index), keep)
+                             for c in ("service", "metric", "host")))
+        t, v = t[keep], v[keep]
+        if not len(t):
+            return
+        order = np.lexsort((t, codes[2], codes[1], codes[0]))  # stable: by name, then time, as one sort did before
+        t, v = t[order], v[order]
+        sc, mc, hc = (c[order] for c in codes)
+        starts = np.flatnonzero(np.r_[True, (sc[1:] != sc[:-1]) | (mc[1:] != mc[:-1]) | (hc[1:] != hc[:-1])])
+        for a, b in zip(starts.tolist(), [*starts[1:].tolist(), len(t)]):
+            self._index[(names[0][sc[a]], names[1][mc[a]], names[2][hc[a]])] = (t[a:b], v[a:b])
 
     def keys(self) -> list[tuple[str, str, str]]:
         return list(self._index)
@@ -122,6 +128,19 @@ class SeriesValues:
         if abs(level - base) <= tolerance:
             return "flat", ratio
         return ("up" if level > base else "down"), ratio
+
+
+def _sorted_codes(column: pd.Series, keep: np.ndarray) -> tuple[list[str], np.ndarray]:
+    """The column's values as `astype(str)` writes them, sorted, and each kept row's position among them."""
+    codes, uniques = pd.factorize(column)
+    text = [str(u) for u in uniques]
+    missing = codes == -1  # None and NaN share a code here, but astype(str) tells them apart
+    if missing.any():
+        more, more_text = pd.factorize(column[missing].astype(str))
+        codes[missing] = more + len(text)
+        text += list(more_text)
+    names, inverse = np.unique(np.array(text, dtype=object), return_inverse=True)
+    return names.tolist(), inverse[codes[keep]]
 
 
 def describe(eps: pd.DataFrame, values: SeriesValues) -> pd.DataFrame:
