@@ -8,6 +8,7 @@ import pandas as pd
 
 from ops_pipelines.defs.aiops.anomalies import metric_anomalies
 from ops_pipelines.defs.aiops.incidents import (
+    LOG_EVENT_INPUTS,
     alert_noise_report,
     anomaly_rollups,
     incidents,
@@ -15,7 +16,8 @@ from ops_pipelines.defs.aiops.incidents import (
 )
 from ops_pipelines.defs.aiops.ingestion import change_events, service_logs, telemetry_metrics
 from ops_pipelines.defs.aiops.logs import log_anomalies, log_templates
-from ops_pipelines.io.parquet import ParquetIOManager
+from ops_pipelines.io.parquet import ParquetIOManager, ParquetLayout
+from ops_pipelines.lib.aiops.incidents import log_events
 from ops_pipelines.resources.aiops_config import AIOpsConfig
 from ops_pipelines.resources.landing_zone import LandingZone
 from ops_pipelines.resources.llm_judge import LLMJudge
@@ -78,3 +80,11 @@ def test_incident_across_midnight_is_reported_by_both_days_with_one_id(landing, 
     assert sorted(zip(changes["service"], changes["kind"], changes["source"])) == [("api", "deploy", "changes"), ("db", "config", "logs")]
     assert (tmp_path / "storage" / "anomaly_annotations" / f"{DAYS[2]}.parquet").exists()
     assert sorted(p.name for p in (tmp_path / "state" / "incidents").iterdir()) == [f"{d}.zip" for d in DAYS]
+
+    # Correlation reads only LOG_EVENT_INPUTS of log_anomalies; the events are those of every column.
+    stored = ParquetLayout(str(tmp_path / "storage")).read(["log_anomalies"], DAYS[1:])
+    assert {"message", "reason"} <= set(stored.columns) and len(stored)
+    flagged = stored.assign(is_anomaly=True)  # this small world's lines are quiet: make them events
+    assert len(log_events(flagged)) and log_events(flagged[LOG_EVENT_INPUTS]).equals(log_events(flagged))
+    subset = ParquetLayout(str(tmp_path / "storage")).read(["log_anomalies"], DAYS[1:], [*LOG_EVENT_INPUTS, "not_stored"])
+    pd.testing.assert_frame_equal(subset, stored[LOG_EVENT_INPUTS])

@@ -9,6 +9,10 @@ from ops_pipelines.resources.state_store import StateStore, state_check_spec
 
 CONTEXT = "incidents"  # state-store folder of the context correlation carries from day to day
 
+# What lib.aiops.incidents.log_events reads of log_anomalies: the raw message and the verdict's reason, most of a
+# day's bytes, stay on disk (tests/defs/test_incidents_assets.py checks the events are those of every column).
+LOG_EVENT_INPUTS = ["timestamp", "service", "template_id", "template", "level", "score", "is_anomaly", "in_burst"]
+
 # Yesterday's anomalies too: an incident that runs across midnight stays one incident.
 TWO_DAYS = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
 
@@ -60,7 +64,7 @@ def platform_changes(change_events, service_logs, aiops_config: AIOpsConfig):
     partitions_def=daily_partitions,
     ins={
         "metric_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS),
-        "log_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS),
+        "log_anomalies": dg.AssetIn(partition_mapping=TWO_DAYS, metadata={"columns": LOG_EVENT_INPUTS}),
         "service_logs": dg.AssetIn(partition_mapping=TWO_DAYS),
         "platform_changes": dg.AssetIn(partition_mapping=TWO_DAYS),
         # Not read: it makes Dagster run the days in order, as the carried context needs.
@@ -106,7 +110,8 @@ def _changes(frame):
     return combine(frame) if frame is not None and len(frame) and set(CHANGE_COLUMNS) <= set(frame.columns) else combine()
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas"})
+@dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas"},
+          ins={"log_anomalies": dg.AssetIn(metadata={"columns": LOG_EVENT_INPUTS})})
 def alert_noise_report(metric_anomalies, log_anomalies, incidents):
     """How much noise the correlation removes: anomalous points -> alerts (one per series episode,
     single-point blips suppressed) -> incidents, with the compression ratio plotted over time."""
