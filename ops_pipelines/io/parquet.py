@@ -55,8 +55,10 @@ class ParquetLayout:
         import pyarrow.parquet as pq
 
         def one(path: Path):
-            names = pq.read_schema(path).names if columns is not None else None
-            return pd.read_parquet(path, columns=[c for c in columns if c in names] if names is not None else None)
+            if columns is None:
+                return pd.read_parquet(path)
+            names = set(pq.read_schema(path).names)
+            return pd.read_parquet(path, columns=[c for c in columns if c in names])
 
         frames = [one(self.path(key_path, p)) for p in self.stored(key_path, partitions)]
         full = [f for f in frames if len(f)]  # empty partitions add no rows, only dtype warnings

@@ -93,18 +93,12 @@ def recurring(eps: pd.DataFrame, history: pd.DataFrame, job_windows: pd.DataFram
     # so the cost grows with the episodes, not with episodes x history (2,000 services: 10^5 x 10^6).
     groups = history.groupby(["service", "signal_class"], sort=False).indices if len(history) else {}
     starts = _ns(history["start"])
-    tods, days = _minute_of_day(starts), starts // DAY.value
-    latest, earliest = pd.Timedelta(hours=20).value, (params.lookback_days * DAY).value
     out = []
     for ep in eps.itertuples():
         why = jobs.explain(ep, topology) if len(job_windows) else ""
         idx = groups.get((ep.service, ep.signal_class))
-        if not why and idx is not None:
-            t = ep.start.value
-            s = starts[idx]
-            near = (s <= t - latest) & (s >= t - earliest) & (_tod_gap(tods[idx], _minute_of_day(t)) <= window)
-            if np.unique(days[idx][near]).size >= params.recurring_days:
-                why = "recurring"
+        if not why and idx is not None and _days_at_this_time(starts[idx], ep.start.value, window, params) >= params.recurring_days:
+            why = "recurring"
         out.append(why)
     return out
 
@@ -114,14 +108,12 @@ def _ns(times: pd.Series) -> np.ndarray:
     return pd.to_datetime(times, utc=True).dt.as_unit("ns").array.asi8
 
 
-def _minute_of_day(ns: np.ndarray) -> np.ndarray:
-    return ns // 60_000_000_000 % 1440
-
-
-def _tod_gap(minutes: np.ndarray, minute: int) -> np.ndarray:
-    """Minutes between times of day, around the clock."""
-    d = np.abs(minutes - minute)
-    return np.minimum(d, 1440 - d)
+def _days_at_this_time(starts: np.ndarray, t: int, window: float, params: ExplainParams) -> int:
+    """Earlier days (20 h to `lookback_days` before `t`, epoch ns) with a start within `window` minutes of
+    `t`'s time of day, around the clock."""
+    earlier = starts[(starts <= t - pd.Timedelta(hours=20).value) & (starts >= t - (params.lookback_days * DAY).value)]
+    gap = np.abs(earlier // 60_000_000_000 % 1440 - t // 60_000_000_000 % 1440)
+    return np.unique(earlier[np.minimum(gap, 1440 - gap) <= window] // DAY.value).size
 
 
 class _Jobs:
@@ -131,7 +123,6 @@ class _Jobs:
         self.params, self.window = params, window
         self.services = jobs["service"].to_numpy(dtype=object)
         self.start, self.end = _ns(jobs["start"]), _ns(jobs["end"])
-        self.tod, self.day = _minute_of_day(self.start), self.start // DAY.value
         self._recurs: dict[int, bool] = {}
 
     def explain(self, ep, topology: Topology) -> str:
@@ -149,11 +140,9 @@ class _Jobs:
 
     def _recurring(self, i: int) -> bool:
         if i not in self._recurs:
-            p, t = self.params, self.start[i]
-            before = ((self.services == self.services[i]) & (self.start <= t - pd.Timedelta(hours=20).value)
-                      & (self.start >= t - (p.lookback_days * DAY).value))
-            near = before & (_tod_gap(self.tod, self.tod[i]) <= self.window)
-            self._recurs[i] = np.unique(self.day[near]).size >= p.recurring_job_days
+            same_job = self.start[self.services == self.services[i]]
+            self._recurs[i] = (_days_at_this_time(same_job, int(self.start[i]), self.window, self.params)
+                               >= self.params.recurring_job_days)
         return self._recurs[i]
 
 
@@ -164,13 +153,12 @@ def following_change(eps: pd.DataFrame, changes: pd.DataFrame, params: ExplainPa
     labels = changes.index.to_numpy()
     lo = _ns(changes["start"]) - params.change_before.value
     hi = _ns(changes["end"]) + params.change_after.value
-    by_service = changes.groupby("service", sort=False).indices
+    by_service, none = changes.groupby("service", sort=False).indices, np.empty(0, dtype=np.intp)
     out = []
     for ep in eps.itertuples():
-        rows = by_service.get(ep.service)
-        t = ep.start.value
-        hit = rows[(lo[rows] <= t) & (t <= hi[rows])] if rows is not None else rows
-        out.append(int(labels[hit[-1]]) if hit is not None and len(hit) else -1)  # the latest such change
+        rows, t = by_service.get(ep.service, none), ep.start.value
+        hit = rows[(lo[rows] <= t) & (t <= hi[rows])]
+        out.append(int(labels[hit[-1]]) if len(hit) else -1)  # the latest such change
     return out
 
 
