@@ -136,7 +136,8 @@ def code_server(env: dict[str, str], log: Path | None = None, timeout: float = 6
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = start_process([dagster_bin("dagster"), "code-server", "start", "-h", "127.0.0.1", "-p", str(port),
+    # `dagster api grpc` whose run workers fork with the imports done (code_server.py)
+    proc = start_process([sys.executable, "-m", "ops_pipelines.code_server", "-h", "127.0.0.1", "-p", str(port),
                           "--location-name", LOCATION_NAME, "-m", "ops_pipelines.definitions"], env, log)
     with tempfile.TemporaryDirectory(prefix="ops_workspace_") as tmp:
         workspace = Path(tmp, "workspace.yaml")
