@@ -1,11 +1,12 @@
-"""`python -m ops_pipelines.code_server ARGS`: `dagster api grpc ARGS`, whose run workers start warm.
+"""`python -m ops_pipelines.code_server code-server start ARGS`: Dagster's code server, whose run workers start warm.
 
 Dagster's gRPC server starts each run worker with multiprocessing's "spawn": a fresh interpreter that imports
 Dagster, the code location, pandas, scikit-learn, Evidently, MLflow and Great Expectations again, about 7 s of
 every run (a demo day's run took 13-15 s). Here run workers come from a "forkserver" that imported them once:
 each run is still a process of its own (isolated, cancelable, as the queue and the daemon expect), forked with
-the imports done. The commands that start code servers for their own runs (`demo`, `run`, `ui`) use it; a
-deployment's own code server (`dagster code-server start`) works as before, with cold run workers.
+the imports done. `code-server start` runs `api grpc` in a child it restarts on "Reload" in the UI; that child is
+this module too, so a reload gets a new forkserver with the new code. The commands that start code servers
+(`demo`, `run`, `ui`) use it; a deployment's own `dagster code-server start` works as before, cold.
 """
 
 from __future__ import annotations
@@ -13,39 +14,62 @@ from __future__ import annotations
 import multiprocessing
 import sys
 
+MODULE = "ops_pipelines.code_server"
 # What every run of the graph imports; a module missing here is imported by the run that needs it, as before.
 PRELOAD = ("ops_pipelines.definitions", "pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.linear_model",
-           "evidently", "mlflow", "great_expectations")
+           "evidently", "mlflow", "mlflow.store.tracking.sqlalchemy_store", "great_expectations", "skops.io",
+           "matplotlib.figure", "dagster._core.storage.event_log.sqlite", "dagster._core.storage.runs.sqlite",
+           "ops_pipelines.lib.aiops.kernel")
+# The embeddings extra's, when it is installed and switched on (the LLM scorers then import them in every day's run).
+EMBEDDINGS_PRELOAD = ("torch", "sentence_transformers")
 
 
-def warm_run_workers(preload: tuple[str, ...] = PRELOAD) -> None:
+def preload() -> tuple[str, ...]:
+    """The modules the forkserver imports: PRELOAD, and EMBEDDINGS_PRELOAD where the scorers use embeddings."""
+    from ops_pipelines.lib.llmops import embeddings
+
+    return PRELOAD + (EMBEDDINGS_PRELOAD if embeddings.available() else ())
+
+
+def warm_run_workers(modules: tuple[str, ...]) -> None:
     """Make every Dagster gRPC server of this process start its run workers from a forkserver that imports
-    `preload` once (started with the first run unless started before)."""
+    `modules` once (started with the first run unless started before)."""
     from dagster._grpc import server
 
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(preload))
+    context.set_forkserver_preload(list(modules))
     init = server.DagsterApiServer.__init__
-    if not hasattr(server.DagsterApiServer, "StartRun"):  # the method whose processes this changes
-        raise RuntimeError("this Dagster's gRPC server has no StartRun: ops_pipelines.code_server needs updating")
 
     def warm_init(self, *args, **kwargs) -> None:
         init(self, *args, **kwargs)
         if not hasattr(self, "_mp_ctx"):
-            raise RuntimeError("this Dagster's gRPC server has no _mp_ctx: ops_pipelines.code_server needs updating")
+            raise RuntimeError(f"this Dagster's gRPC server has no _mp_ctx: {MODULE} needs updating")
         self._mp_ctx = context  # Dagster sets "spawn" here, used for run workers only (StartRun)
 
     server.DagsterApiServer.__init__ = warm_init
 
 
+def serve_children_from_here() -> None:
+    """Make `code-server start` run its `api grpc` child through this module instead of `python -m dagster`."""
+    from dagster._grpc import server
+
+    if not hasattr(server, "get_python_environment_entry_point"):
+        raise RuntimeError(f"this Dagster's code server has no get_python_environment_entry_point: {MODULE} needs updating")
+    server.get_python_environment_entry_point = lambda executable: [executable, "-m", MODULE]
+
+
 def main(argv: list[str]) -> None:
+    """`python -m dagster ARGV`, with warm run workers for `api grpc` and a warm child for `code-server start`."""
     from multiprocessing import forkserver
 
     from dagster._cli import cli
 
-    warm_run_workers()
-    forkserver.ensure_running()  # its imports now, beside the server's own loading, not in the first run's time
-    cli(args=["api", "grpc", *argv], prog_name="dagster", auto_envvar_prefix="DAGSTER_CLI")
+    if argv[:2] == ["api", "grpc"]:
+        warm_run_workers(preload())
+        forkserver.ensure_running()  # its imports now, beside the server's own loading, not in the first run's time
+    elif argv[:2] == ["code-server", "start"]:
+        serve_children_from_here()
+    cli(args=argv, prog_name="dagster", auto_envvar_prefix="DAGSTER_CLI")
 
 
 if __name__ == "__main__":

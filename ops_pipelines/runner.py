@@ -136,9 +136,9 @@ def code_server(env: dict[str, str], log: Path | None = None, timeout: float = 6
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    # `dagster api grpc` whose run workers fork with the imports done (code_server.py)
-    proc = start_process([sys.executable, "-m", "ops_pipelines.code_server", "-h", "127.0.0.1", "-p", str(port),
-                          "--location-name", LOCATION_NAME, "-m", "ops_pipelines.definitions"], env, log)
+    # `dagster code-server start` whose run workers fork with the imports done (code_server.py)
+    proc = start_process([sys.executable, "-m", "ops_pipelines.code_server", "code-server", "start", "-h", "127.0.0.1",
+                          "-p", str(port), "--location-name", LOCATION_NAME, "-m", "ops_pipelines.definitions"], env, log)
     with tempfile.TemporaryDirectory(prefix="ops_workspace_") as tmp:
         workspace = Path(tmp, "workspace.yaml")
         workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {port}\n"

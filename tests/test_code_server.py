@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
+
+from ops_pipelines import runner
 
 # A script of its own: warm_run_workers changes a Dagster class and this interpreter's forkserver for good.
 PROBE = textwrap.dedent('''
@@ -35,3 +39,41 @@ def test_run_workers_fork_with_the_preloaded_imports_done(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     # forkserver; the worker had the module before its target ran; the server process itself never imported it
     assert done.stdout.split() == ["forkserver", "True", "False"]
+
+
+def _descendants(pid: int) -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command line) of every live process below `pid`."""
+    procs = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            procs[int(entry.name)] = (ppid, (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except (ValueError, OSError):  # not a process, or gone meanwhile
+            continue
+    found, parents = [], {pid}
+    while True:
+        more = [(p, pp, cmd) for p, (pp, cmd) in procs.items() if pp in parents and p not in {f[0] for f in found}]
+        if not more:
+            return found
+        found += more
+        parents |= {p for p, _, _ in more}
+
+
+def test_the_cli_code_server_serves_from_a_warm_child_with_a_forkserver(tmp_path):
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "dagster"), "OPS_PIPELINES_HOME": str(tmp_path / "home")}
+    (tmp_path / "dagster").mkdir()
+    with runner.code_server(env, tmp_path / "code-server.log"):  # returns once the code location answers
+        below = _descendants(os.getpid())
+    servers = [(p, cmd) for p, _, cmd in below if "ops_pipelines.code_server api grpc" in cmd]
+    assert len(servers) == 1, below  # `code-server start` ran its child through our module
+    forkservers = [pp for _, pp, cmd in below if "multiprocessing.forkserver" in cmd]
+    assert forkservers == [servers[0][0]], below  # the child started its forkserver before any run
+
+
+def test_every_preloaded_module_exists():
+    # The forkserver skips a module it cannot import without a word: a renamed one would only cost time.
+    import importlib.util
+
+    from ops_pipelines.code_server import PRELOAD
+
+    assert [m for m in PRELOAD if importlib.util.find_spec(m) is None] == []
