@@ -18,8 +18,9 @@ MODULE = "ops_pipelines.code_server"
 # What every run of the graph imports; a module missing here is imported by the run that needs it, as before.
 PRELOAD = ("ops_pipelines.definitions", "pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.linear_model",
            "evidently", "mlflow", "mlflow.store.tracking.sqlalchemy_store", "great_expectations", "skops.io",
-           "matplotlib.figure", "dagster._core.storage.event_log.sqlite", "dagster._core.storage.runs.sqlite",
-           "ops_pipelines.lib.aiops.kernel")
+           "matplotlib.figure", "dagster._core.storage.event_log.sqlite", "dagster._core.storage.runs.sqlite")
+# Not numba (nor ops_pipelines.lib.aiops.kernel): numba reads NUMBA_CACHE_DIR when imported, and a run sets it
+# (settings.use_compiled_cache) before its first import; imported here first, every run would compile afresh.
 # The embeddings extra's, when it is installed and switched on (the LLM scorers then import them in every day's run).
 EMBEDDINGS_PRELOAD = ("torch", "sentence_transformers")
 

@@ -70,10 +70,14 @@ def test_the_cli_code_server_serves_from_a_warm_child_with_a_forkserver(tmp_path
     assert forkservers == [servers[0][0]], below  # the child started its forkserver before any run
 
 
-def test_every_preloaded_module_exists():
-    # The forkserver skips a module it cannot import without a word: a renamed one would only cost time.
-    import importlib.util
-
-    from ops_pipelines.code_server import PRELOAD
-
-    assert [m for m in PRELOAD if importlib.util.find_spec(m) is None] == []
+def test_every_preloaded_module_exists_and_none_imports_numba():
+    # The forkserver skips a module it cannot import without a word: a renamed one would only cost time. numba
+    # reads NUMBA_CACHE_DIR once, when imported: imported by the forkserver, before a run sets the folder, every
+    # run would compile the detector kernels again (no cache).
+    code = ("import importlib.util, sys; from ops_pipelines.code_server import PRELOAD; "
+            "missing = [m for m in PRELOAD if importlib.util.find_spec(m) is None]; "
+            "[__import__(m) for m in PRELOAD if m not in missing]; print(missing, 'numba' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["[]", "False"]
