@@ -21,6 +21,7 @@ PRELOAD = ("ops_pipelines.definitions", "pandas", "pyarrow.parquet", "sklearn.en
            "matplotlib.figure", "dagster._core.storage.event_log.sqlite", "dagster._core.storage.runs.sqlite")
 # Not numba (nor ops_pipelines.lib.aiops.kernel): numba reads NUMBA_CACHE_DIR when imported, and a run sets it
 # (settings.use_compiled_cache) before its first import; imported here first, every run would compile afresh.
+
 # The embeddings extra's, when it is installed and switched on (the LLM scorers then import them in every day's run).
 EMBEDDINGS_PRELOAD = ("torch", "sentence_transformers")
 
