@@ -23,8 +23,6 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ops_pipelines.lib.platform.home import init_home
-
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 FIRST_DAY = dt.date(2026, 3, 2)
@@ -117,7 +115,6 @@ def test_two_nights_run_through_the_daemon_on_postgres(pg, tmp_path):
     db = fresh_database(pg)
     home, dagster_home = tmp_path / "ops_home", instance_home(tmp_path / "dagster_home")
     small_world(home / "landing", tmp_path)
-    init_home(home)  # `ops-pipelines init`: runs never create the MLflow registry store
     requests = nightly_requests()
     assert [r.partition_key for r in requests] == DAYS
     lap("world and schedule ticks")
@@ -126,6 +123,18 @@ def test_two_nights_run_through_the_daemon_on_postgres(pg, tmp_path):
            "DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
            **{f"DAGSTER_PG_{k.upper()}": v for k, v in {**pg, "db": db}.items()}}
     env.pop("OPS_PIPELINES_ALERT_WEBHOOK_URL", None)
+    # The README's order: `ops-pipelines init` creates the registry store and the instance's tables
+    # before the daemon starts. Without it the daemon and the first CLI race to create them on the
+    # empty database, and one fails with "type run_tags already exists".
+    init = subprocess.run([str(BIN / "ops-pipelines"), "init"], env=env, cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert init.returncode == 0, init.stdout + init.stderr[-3000:]
+    assert f"Dagster instance {dagster_home}: ready" in init.stdout
+    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=db)
+    with conn, conn.cursor() as cur:
+        cur.execute("select table_name from information_schema.tables where table_schema = 'public'")
+        assert {"runs", "run_tags", "event_logs", "jobs"} <= {row[0] for row in cur.fetchall()}
+    conn.close()
     target = ["-m", "ops_pipelines.definitions"]
     log = tmp_path / "daemon.log"
     with open(log, "wb") as out:
