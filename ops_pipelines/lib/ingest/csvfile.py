@@ -61,7 +61,8 @@ def read_csv(
 ) -> Rows:
     """All fields as strings via Arrow's multithreaded parser.
 
-    `dictionary_columns` come back categorical (cheap for repeated names and timestamps),
+    `dictionary_columns` come back categorical (cheap for repeated names and timestamps; Arrow encodes
+    them while it parses, so the file's text of those columns is never held whole),
     `arrow_columns` as Arrow-backed strings (parsed in Arrow later), the rest as objects.
     A file that is valid UTF-8 with no line over `max_line_bytes` is parsed in one pass; any other
     goes line by line first (`_clean_lines`), so a bad line is quarantined and the rest kept.
@@ -70,17 +71,17 @@ def read_csv(
     if len(set(header)) != len(header):
         raise UnreadableFileError(path, f"duplicate column names in header {header}")
     try:
-        table, bad = _parse_in_one_pass(path, header, max_line_bytes)
+        table, bad = _parse_in_one_pass(path, header, max_line_bytes, dictionary_columns)
         source_line, early = None, empty_quarantine()
     except (_NeedsLines, pa.ArrowInvalid):
         cleaned, source_line, early = _clean_lines(path, max_line_bytes)
         with cleaned:
-            table, bad = _arrow_csv(cleaned, header, use_threads=False, max_line_bytes=max_line_bytes)
+            table, bad = _arrow_csv(cleaned, header, False, max_line_bytes, dictionary_columns)
     columns = {}
     for name in header:
         col = table[name]
-        if name in dictionary_columns:
-            columns[name] = col.dictionary_encode().to_pandas()
+        if name in dictionary_columns:  # one category list for the whole file, in order of first appearance
+            columns[name] = col.to_pandas()
         elif name in arrow_columns:
             columns[name] = pd.Series(pd.arrays.ArrowExtensionArray(col))
         else:
@@ -93,6 +94,8 @@ def read_csv(
         bad_lines = _map_lines(np.asarray(bad_lines, dtype=np.int64), source_line).tolist()
     blank = np.logical_and.reduce([_is_empty(table[n]) for n in header])
     rows = rows[~blank]
+    del table
+    pa.default_memory_pool().release_unused()  # the parsed text's pages, which Arrow's pool would keep for later
     quarantine = quarantine_frame(
         str(path), bad_lines, Reason.UNPARSEABLE_ROW.value,
         [f"expected {len(header)} fields, found {b[2]}" for b in bad], [b[1][:RAW_CHARS] for b in bad],
@@ -104,7 +107,8 @@ class _NeedsLines(Exception):
     """The file's lines are not what a one-pass parse would see: go line by line."""
 
 
-def _parse_in_one_pass(path: Path, header: list[str], max_line_bytes: int) -> tuple[pa.Table, list[tuple[int, str, int]]]:
+def _parse_in_one_pass(path: Path, header: list[str], max_line_bytes: int,
+                       dictionary_columns: Sequence[str]) -> tuple[pa.Table, list[tuple[int, str, int]]]:
     """Arrow's multithreaded parse, for a file whose parsed rows are exactly its lines.
 
     Raises _NeedsLines for invalid UTF-8, a lone CR (the parser's lines are not the file's), a
@@ -113,9 +117,9 @@ def _parse_in_one_pass(path: Path, header: list[str], max_line_bytes: int) -> tu
     scan = scan_text(path)
     if not scan.valid_utf8 or scan.has_lone_cr:
         raise _NeedsLines
-    table, bad = _arrow_csv(path, header, use_threads=True, max_line_bytes=max_line_bytes)
+    table, bad = _arrow_csv(path, header, True, max_line_bytes, dictionary_columns)
     if bad:  # Arrow reports line numbers of bad rows only when parsing single-threaded.
-        table, bad = _arrow_csv(path, header, use_threads=False, max_line_bytes=max_line_bytes)
+        table, bad = _arrow_csv(path, header, False, max_line_bytes, dictionary_columns)
     longest_bad = max((len(b[1].encode()) for b in bad), default=0)
     if max(_longest_row_bound(table, header), longest_bad) > max_line_bytes or any("\n" in b[1] for b in bad):
         raise _NeedsLines
@@ -129,8 +133,12 @@ def _longest_row_bound(table: pa.Table, header: list[str]) -> int:
     """An upper bound of the longest line's bytes from its fields (quotes can double a field)."""
     import pyarrow.compute as pc
 
-    longest = sum(int(pc.max(pc.binary_length(table[n])).as_py() or 0) for n in header)
-    return 2 * longest + 3 * len(header)
+    def longest(col: pa.ChunkedArray) -> int:
+        if pa.types.is_dictionary(col.type):  # a chunk's dictionary holds exactly the values of its rows
+            return max((int(pc.max(pc.binary_length(c.dictionary)).as_py() or 0) for c in col.chunks), default=0)
+        return int(pc.max(pc.binary_length(col)).as_py() or 0)
+
+    return 2 * sum(longest(table[n]) for n in header) + 3 * len(header)
 
 
 def _clean_lines(path: Path, max_line_bytes: int) -> tuple[io.BufferedIOBase, np.ndarray, pd.DataFrame]:
@@ -219,7 +227,8 @@ def _is_empty(col: pa.ChunkedArray) -> np.ndarray:
 
 
 def _arrow_csv(
-    source: Path | io.BufferedIOBase, header: list[str], use_threads: bool, max_line_bytes: int
+    source: Path | io.BufferedIOBase, header: list[str], use_threads: bool, max_line_bytes: int,
+    dictionary_columns: Sequence[str] = (),
 ) -> tuple[pa.Table, list[tuple[int, str, int]]]:
     import pyarrow.csv as pacsv
 
@@ -242,7 +251,8 @@ def _arrow_csv(
             read_options=pacsv.ReadOptions(use_threads=use_threads, skip_rows=1, column_names=header, block_size=block_size),
             parse_options=pacsv.ParseOptions(invalid_row_handler=on_invalid, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(
-                column_types={h: pa.string() for h in header},
+                column_types={h: pa.dictionary(pa.int32(), pa.string()) if h in dictionary_columns else pa.string()
+                              for h in header},
                 strings_can_be_null=False,
                 quoted_strings_can_be_null=False,
             ),

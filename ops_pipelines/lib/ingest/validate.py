@@ -141,7 +141,8 @@ def validate_rows(
     """
     n = len(raw)
     reasons = np.zeros(n, dtype=np.uint8)
-    failed_field = np.full(n, None, dtype=object)
+    fields = list(schema.columns)
+    failed_field = np.zeros(n, dtype=np.uint8)  # index in `fields` (not the name itself: 8 bytes a row)
     out: dict[str, object] = {}
 
     def record(name: str, field_reasons: Reasons) -> None:
@@ -149,7 +150,7 @@ def validate_rows(
             return
         new = (reasons == 0) & (field_reasons != 0)
         reasons[new] = field_reasons[new]
-        failed_field[new] = name
+        failed_field[new] = fields.index(name)
 
     for name in schema.columns:
         if name not in raw.columns:
@@ -174,13 +175,22 @@ def validate_rows(
     extra = [c for c in raw.columns if c not in schema.columns and not c.startswith("_")] if schema.keep_extra else []
     for name in [*schema.passthrough, *extra]:
         out[name] = raw[name]
-    clean = pd.DataFrame(out, index=raw.index)
-    clean["_line"] = raw["_line"].astype("float64").to_numpy()  # NaN where a line does not apply (JSON documents)
+    out["_line"] = raw["_line"].astype("float64").to_numpy()  # NaN where a line does not apply (JSON documents)
     bad = reasons != 0
-    if not bad.any():
+    any_bad = bool(bad.any())
+
+    def kept(col) -> object:
+        """The column's array, cut down to the good rows (one column at a time: a day's rows are GBs)."""
+        array = col.array if isinstance(col, pd.Series) else col
+        return array[~bad] if any_bad else array
+
+    clean = pd.DataFrame({name: kept(out.pop(name)) for name in list(out)},
+                         index=raw.index[~bad] if any_bad else raw.index, copy=False)
+    if not any_bad:
         return clean, quarantine_frame([], [], [], [], [])
-    quarantine = _quarantine_rows(raw[bad], source, [REASON_OF_CODE[c] for c in reasons[bad]], failed_field[bad], max_abs_value)
-    return clean[~bad], quarantine
+    quarantine = _quarantine_rows(raw[bad], source, [REASON_OF_CODE[c] for c in reasons[bad]],
+                                  np.asarray(fields, dtype=object)[failed_field[bad]], max_abs_value)
+    return clean, quarantine
 
 
 def _quarantine_rows(rows: pd.DataFrame, source: str, reasons: list[Reason], fields: np.ndarray, max_abs_value: float) -> pd.DataFrame:
@@ -202,6 +212,7 @@ def finalize(
     """Merge a partition's files: window and future checks, duplicates, stable sort.
 
     Returns the rows, the quarantine, and per file the rows stored and the exact duplicates dropped.
+    `parts` is emptied once merged, so the files' frames are given back before the sort copies the rows.
     """
     frames = [f for _, f in parts if len(f)]
     sources = [src for src, f in parts if len(f)]
@@ -209,8 +220,11 @@ def finalize(
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in schema.columns})
         empty[schema.timestamp] = pd.Series(dtype="datetime64[ns, UTC]")
         return empty, concat_quarantine(quarantines), {}, {}
+    sizes = [len(f) for f in frames]
     rows = _concat(frames, schema)
-    rows["_source"] = pd.Categorical.from_codes(np.repeat(np.arange(len(frames)), [len(f) for f in frames]), categories=sources)
+    parts.clear()
+    del frames
+    rows["_source"] = pd.Categorical.from_codes(np.repeat(np.arange(len(sizes)), sizes), categories=sources)
     ts = rows[schema.timestamp]
     future = (ts > window.now + window.future_tolerance).to_numpy()
     outside = ~future & ((ts < window.start) | (ts >= window.end)).to_numpy()
@@ -318,6 +332,7 @@ def _deduplicate(rows: pd.DataFrame, schema: Schema) -> tuple[pd.DataFrame, pd.D
     key = _fold([_codes(rows[c], ordered=sort_first) for c in key_cols])
     order = np.lexsort(key[::-1])
     same_key = _adjacent_equal(key, order)
+    del key  # given back before the rows are copied in order
     in_group = np.zeros(len(order), dtype=bool)
     in_group[1:] |= same_key
     in_group[:-1] |= same_key
