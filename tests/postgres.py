@@ -103,3 +103,23 @@ def postgres_or_skip(private: bool = False) -> Iterator:
                 raise  # CI must test against a real server
             pytest.skip(f"no PostgreSQL here: {exc}")
         yield found
+
+
+def connect(pg: dict, dbname: str | None = None):
+    """A psycopg2 connection to the server `pg` names, on `dbname` (default: its own database)."""
+    import psycopg2
+
+    return psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
+                            dbname=dbname or pg["db"])
+
+
+def fresh_database(pg: dict, prefix: str) -> str:
+    """A new, empty database on the server `pg` names; its name."""
+    import uuid
+
+    db = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    conn = connect(pg)
+    conn.autocommit = True
+    conn.cursor().execute(f'CREATE DATABASE "{db}"')
+    conn.close()
+    return db

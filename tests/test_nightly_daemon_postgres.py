@@ -17,11 +17,12 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import dagster as dg
 import pytest
+
+from tests.postgres import connect, fresh_database
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,17 +30,6 @@ FIRST_DAY = dt.date(2026, 3, 2)
 DAYS = [FIRST_DAY.isoformat(), (FIRST_DAY + dt.timedelta(days=1)).isoformat()]
 DEADLINE_S = 900  # a timeout, not a timing assertion: ~110 s on an idle 2-core machine, 6+ min under heavy load
 pytestmark = pytest.mark.postgres
-
-
-def fresh_database(pg: dict) -> str:
-    import psycopg2
-
-    db = f"dagster_daemon_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["db"])
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{db}"')
-    conn.close()
-    return db
 
 
 def instance_home(path: Path) -> Path:
@@ -105,14 +95,12 @@ def wait_for_runs(instance: dg.DagsterInstance, daemon: subprocess.Popen, log: P
 
 
 def test_two_nights_run_through_the_daemon_on_postgres(pg, tmp_path):
-    import psycopg2
-
     t0 = time.monotonic()
 
     def lap(what: str) -> None:  # visible with -s: where the time goes
         print(f"{what}: {time.monotonic() - t0:.1f}s", flush=True)
 
-    db = fresh_database(pg)
+    db = fresh_database(pg, "dagster_daemon")
     home, dagster_home = tmp_path / "ops_home", instance_home(tmp_path / "dagster_home")
     small_world(home / "landing", tmp_path)
     requests = nightly_requests()
@@ -130,7 +118,7 @@ def test_two_nights_run_through_the_daemon_on_postgres(pg, tmp_path):
                           text=True, timeout=120, check=False)
     assert init.returncode == 0, init.stdout + init.stderr[-3000:]
     assert f"Dagster instance {dagster_home}: ready" in init.stdout
-    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=db)
+    conn = connect(pg, db)
     with conn, conn.cursor() as cur:
         cur.execute("select table_name from information_schema.tables where table_schema = 'public'")
         assert {"runs", "run_tags", "event_logs", "jobs"} <= {row[0] for row in cur.fetchall()}
@@ -164,7 +152,7 @@ def test_two_nights_run_through_the_daemon_on_postgres(pg, tmp_path):
         stop(daemon)
         lap("daemon stopped")
 
-    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=db)
+    conn = connect(pg, db)
     with conn, conn.cursor() as cur:
         cur.execute("select count(*) from runs where pipeline_name = 'daily_job' and status = 'SUCCESS'")
         assert cur.fetchone()[0] == len(DAYS)

@@ -1,13 +1,13 @@
 """The production dagster.yaml really stores runs and materializations in PostgreSQL."""
 
 import shutil
-import uuid
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from tests.conftest import DAY
+from tests.postgres import connect, fresh_database
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.postgres
@@ -15,13 +15,7 @@ pytestmark = pytest.mark.postgres
 
 @pytest.fixture
 def pg_instance(pg, tmp_path, monkeypatch):
-    import psycopg2
-
-    db = f"dagster_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["db"])
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{db}"')
-    conn.close()
+    db = fresh_database(pg, "dagster")
     for key, value in {"HOST": pg["host"], "PORT": pg["port"], "USER": pg["user"], "PASSWORD": pg["password"], "DB": db}.items():
         monkeypatch.setenv(f"DAGSTER_PG_{key}", value)
     home = tmp_path / "dagster_home"
@@ -32,8 +26,6 @@ def pg_instance(pg, tmp_path, monkeypatch):
 
 
 def test_partitions_materialize_through_a_postgres_backed_instance(landing, run_day, pg_instance):
-    import psycopg2
-
     instance, pg = pg_instance
     assert type(instance.run_storage).__name__ == "PostgresRunStorage"
     assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
@@ -45,7 +37,7 @@ def test_partitions_materialize_through_a_postgres_backed_instance(landing, run_
 
     materialized = instance.get_materialized_partitions(dg.AssetKey("telemetry_metrics"))
     assert materialized == set(days)
-    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["db"])
+    conn = connect(pg)
     with conn, conn.cursor() as cur:
         cur.execute("select count(*) from runs where status = 'SUCCESS'")
         assert cur.fetchone()[0] == 2

@@ -8,10 +8,11 @@ import datetime as dt
 import json
 import os
 import time
-import uuid
 from pathlib import Path
 
 import dagster as dg
+
+from tests.postgres import fresh_database
 
 REPO = Path(__file__).resolve().parents[2]
 DAY = "2026-03-02"
@@ -33,17 +34,6 @@ def small_world(landing: Path, tmp: Path, days: int = 1, first: dt.date = dt.dat
     simulate_world(landing, first, days, seed=5, config_path=tmp / "small_world.json")
 
 
-def fresh_database(pg: dict) -> str:
-    import psycopg2
-
-    db = f"dagster_fault_{uuid.uuid4().hex[:8]}"
-    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["db"])
-    conn.autocommit = True
-    conn.cursor().execute(f'CREATE DATABASE "{db}"')
-    conn.close()
-    return db
-
-
 def production_env(tmp: Path, pg: dict, edit=lambda text: text) -> dict[str, str]:
     """The repository's dagster.yaml (after `edit`) on a fresh database, and the environment the CLI, the
     daemon and the run workers need; the data home is `tmp/home`."""
@@ -51,7 +41,7 @@ def production_env(tmp: Path, pg: dict, edit=lambda text: text) -> dict[str, str
     home = tmp / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(text)
-    db = fresh_database(pg)
+    db = fresh_database(pg, "dagster_fault")
     env = {**os.environ, "DAGSTER_HOME": str(home), "OPS_PIPELINES_HOME": str(tmp / "home"),
            "DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true",
            **{f"DAGSTER_PG_{k.upper()}": v for k, v in {**pg, "db": db}.items()}}

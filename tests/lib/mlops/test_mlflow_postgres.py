@@ -1,7 +1,5 @@
 """Tracking and registry on PostgreSQL (the production backend): train, register, alias."""
 
-import uuid
-
 import pytest
 
 from ops_pipelines.lib.mlops.datasets import DatasetStore
@@ -15,7 +13,7 @@ from tests.lib.mlops.mlflow_helpers import (
     specs,
     store_dataset,
 )
-from tests.postgres import postgres_or_skip
+from tests.postgres import connect, fresh_database, postgres_or_skip
 
 pytestmark = pytest.mark.postgres
 SPEC, _ = specs()
@@ -23,22 +21,13 @@ SPEC, _ = specs()
 
 @pytest.fixture(scope="module")
 def pg_uri():
-    import psycopg2
-
     with postgres_or_skip() as pg:
-        db = f"mlflow_{uuid.uuid4().hex[:8]}"
-        conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"],
-                                dbname=pg["db"])
-        conn.autocommit = True
-        conn.cursor().execute(f'CREATE DATABASE "{db}"')
-        conn.close()
+        db = fresh_database(pg, "mlflow")
         auth = f"{pg['user']}:{pg['password']}" if pg["password"] else pg["user"]
         yield f"postgresql://{auth}@{pg['host']}:{pg['port']}/{db}", {**pg, "db": db}
 
 
 def test_train_register_and_alias_on_postgres(pg_uri, tmp_path):
-    import psycopg2
-
     uri, pg = pg_uri
     with mlflow_store(tmp_path, tracking_uri=uri) as client:
         store = DatasetStore(tmp_path / "datasets")
@@ -54,7 +43,7 @@ def test_train_register_and_alias_on_postgres(pg_uri, tmp_path):
         assert client.get_run(cand.run_id).data.metrics == cand.metrics
 
     # The records are in PostgreSQL, not in a file next to the tests.
-    conn = psycopg2.connect(host=pg["host"], port=pg["port"], user=pg["user"], password=pg["password"], dbname=pg["db"])
+    conn = connect(pg)
     with conn, conn.cursor() as cur:
         cur.execute("select alias, version from registered_model_aliases where name = %s", (SPEC.registered_name,))
         assert cur.fetchall() == [("champion", cand.version)]
