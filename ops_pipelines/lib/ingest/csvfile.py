@@ -228,7 +228,7 @@ def _is_empty(col: pa.ChunkedArray) -> np.ndarray:
 
 def _arrow_csv(
     source: Path | io.BufferedIOBase, header: list[str], use_threads: bool, max_line_bytes: int,
-    dictionary_columns: Sequence[str] = (),
+    dictionary_columns: Sequence[str],
 ) -> tuple[pa.Table, list[tuple[int, str, int]]]:
     import pyarrow.csv as pacsv
 
