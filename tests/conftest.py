@@ -86,3 +86,11 @@ def topic_shift_world(tmp_path_factory):
     shift = json.loads((root / "ground_truth" / "world.json").read_text())["llm_app"]["topic_shift"]
     yield root, shift, [(DEFAULT_START + dt.timedelta(days=i)).isoformat() for i in range(days)]
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def small_demo(tmp_path_factory):
+    """One finished `ops-pipelines demo` (tests/small_demo.py), shared by the tests that read its outcome."""
+    from tests.small_demo import run_small_demo
+
+    return run_small_demo(tmp_path_factory.mktemp("small_demo"))

@@ -1,4 +1,4 @@
-"""The command line as a user runs it: simulate, then the demo on a fresh data dir."""
+"""The command line as a user runs it: simulate, then the demo on a fresh data dir (the session's shared one)."""
 
 import os
 import subprocess
@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from ops_pipelines.daily_runs import PAGE_ASSETS
+from tests.small_demo import DAYS
 
 EXE = Path(sys.executable).with_name("ops-pipelines")
 REPO = Path(__file__).resolve().parent.parent
@@ -28,30 +29,30 @@ def test_simulate_writes_a_landing_zone_and_separate_ground_truth(tmp_path):
     assert (tmp_path / "lz" / "metrics" / "2026-03-02" / "metrics.csv").stat().st_size > 0
 
 
-def test_demo_materializes_every_ingestion_asset_per_day_and_prints_a_summary(tmp_path):
-    out = run(["demo", "--days", "2"], tmp_path)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert "What was produced" in out.stdout and "ops-pipelines ui" in out.stdout
-    storage = tmp_path / "home" / "storage"
+def test_demo_materializes_every_ingestion_asset_per_day_and_prints_a_summary(small_demo):
+    """The session's shared demo (tests/small_demo.py): DEMO_DAYS days, DAGSTER_HOME unset."""
+    assert "What was produced" in small_demo.output and "ops-pipelines ui" in small_demo.output
+    storage = small_demo.storage
+    days = [f"{day}.parquet" for day in DAYS]
     for asset in ("telemetry_metrics", "service_logs", "llm_traces", "model_events"):
         files = sorted(p.name for p in (storage / asset).glob("*.parquet"))
-        assert files == ["2026-03-02.parquet", "2026-03-03.parquet"], asset
+        assert files == days, asset
         assert len(pd.read_parquet(storage / asset / files[0])) > 100
     # the summary's quarantined column equals the injected column for every asset
-    table = [line.split() for line in out.stdout.splitlines() if line.startswith(("telemetry_metrics ", "service_logs ", "llm_traces ", "model_events "))]
+    table = [line.split() for line in small_demo.output.splitlines() if line.startswith(("telemetry_metrics ", "service_logs ", "llm_traces ", "model_events "))]
     assert len(table) == 4 and all(row[2] == row[3] for row in table), table
-    # runs are recorded in the embedded instance, so the UI shows them
-    assert list((tmp_path / "home" / "dagster").glob("**/runs.db")) or list((tmp_path / "home" / "dagster").glob("**/*.db"))
-    assert not list(tmp_path.glob(".tmp_dagster_home_*"))
+    # runs are recorded in the embedded instance the CLI created under the data home, so the UI shows them
+    assert list(small_demo.dagster_home.glob("**/runs.db"))
+    assert not list(small_demo.root.glob(".tmp_dagster_home_*"))
     # Each day's HTML pages ran as a run of their own beside the days; no run evaluated the freshness checks
     # (the freshness sensor's), which a subset run does unless its checks are named.
     for asset in PAGE_ASSETS:
-        assert sorted(p.name for p in (storage / asset).glob("*.parquet")) == ["2026-03-02.parquet", "2026-03-03.parquet"]
-    with dg.DagsterInstance.from_config(str(tmp_path / "home" / "dagster")) as instance:
+        assert sorted(p.name for p in (storage / asset).glob("*.parquet")) == days
+    with dg.DagsterInstance.from_config(str(small_demo.dagster_home)) as instance:
         runs = [r for r in instance.get_runs() if r.job_name == "daily_job"]
         selections = sorted((r.tags["dagster/partition"], sorted(k.to_user_string() for k in r.asset_selection)) for r in runs)
         pages = sorted(PAGE_ASSETS)
-        assert [day for day, assets in selections if assets == pages] == ["2026-03-02", "2026-03-03"]
+        assert [day for day, assets in selections if assets == pages] == DAYS
         assert all("drift_report" in assets and not set(pages) & set(assets) for _, assets in selections if assets != pages)
         assert not [c for r in runs for c in r.asset_check_selection or () if c.name == "freshness_check"]
 

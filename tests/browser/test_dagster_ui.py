@@ -1,12 +1,12 @@
 """The Dagster UI in a real browser (Debian's chromium via playwright) over a demo instance.
 
-One module-scoped setup: the demo runs DEMO_DAYS simulated days into a temp data dir, one
-`dagster-webserver` serves it on a free loopback port, one browser drives it. Screenshots go to
+One module-scoped setup over the session's shared demo (tests/small_demo.py: DEMO_DAYS simulated days in a
+temp data dir): one `dagster-webserver` serves its instance on a free loopback port, one browser drives it. Screenshots go to
 `$OPS_TEST_ARTIFACTS` or a pytest temp folder, never into the repository. Adding a page check
 is one more test function using `open_ui`.
 
 Both the demo and the webserver read a one-model models file (MODEL with a WINDOW_DAYS-day training
-window, written by the fixture): the retraining sensor bootstraps the model's first champion on day
+window): the retraining sensor bootstraps the model's first champion on day
 WINDOW_DAYS, and the days after it compute drift against that champion, all within DEMO_DAYS.
 """
 
@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -23,6 +22,8 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
+
+from tests.small_demo import BIN, BOOTSTRAP_DAY, DAYS, LAST_DAY, MODEL
 
 CHROMIUM = Path("/usr/bin/chromium")
 # CI must run it: there a missing browser fails instead of skipping.
@@ -32,18 +33,10 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists() and not os.environ.get("CI
 # From PITFALLS.md: no sandbox as root, and nothing that reaches for the network on its own.
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-quic"]
-START, SEED = "2026-03-02", "7"
-DEMO_DAYS = 3  # the sample world's (seed 7) first incident is on its third day
-LAST_DAY = (pd.Timestamp(START) + pd.Timedelta(days=DEMO_DAYS - 1)).date().isoformat()
-# One small model keeps the demo short: bootstrapped as soon as WINDOW_DAYS days of its source exist.
-MODEL, WINDOW_DAYS, MIN_ROWS = "ctr_logreg", 2, 1000
-BOOTSTRAP_DAY = (pd.Timestamp(START) + pd.Timedelta(days=WINDOW_DAYS - 1)).date().isoformat()
 MLOPS_ASSETS = ["drift_report", "training_dataset", "candidate_model", "model_evaluation"]
 GROUPS = ["aiops", "llmops", "mlops", "platform"]
-BIN = Path(sys.executable).parent
 WORKSPACE = Path(__file__).resolve().parents[2] / "workspace.yaml"  # the location is named as the project names it
 LOCATION = "ops_pipelines"
-DAYS = [(pd.Timestamp(START) + pd.Timedelta(days=i)).date().isoformat() for i in range(DEMO_DAYS)]
 UI_TIMEOUT_MS = 90_000  # a loaded 2-core machine can take this long to render a page
 
 
@@ -76,32 +69,6 @@ def graphql(base: str, query: str) -> dict:
     return body["data"]
 
 
-def write_models_file(path: Path) -> Path:
-    """The shipped models file cut down to MODEL, with a WINDOW_DAYS-day window and MIN_ROWS rows."""
-    from ops_pipelines.lib.mlops.config import MODELS_FILE
-
-    raw = json.loads(MODELS_FILE.read_text())
-    kept = [m for m in raw["models"] if m["name"] == MODEL]
-    assert len(kept) == 1, f"{MODELS_FILE} has no single {MODEL!r} entry"
-    kept[0]["training"] = {**kept[0].get("training", {}), "window_days": WINDOW_DAYS, "min_rows": MIN_ROWS}
-    path.write_text(json.dumps({"models": kept}, indent=2, sort_keys=True) + "\n")
-    return path
-
-
-def run_demo(home: Path, env: dict) -> str:
-    """`ops-pipelines demo` for DEMO_DAYS days; returns what it printed. Exit code 0 is required: a
-    guardrail breach no longer fails a run (the candidate-guardrail check is non-blocking and
-    prompt_promotion records "blocked"), so any failed day is a regression."""
-    run = subprocess.run([str(BIN / "ops-pipelines"), "demo", "--days", str(DEMO_DAYS), "--start", START, "--seed", SEED],
-                         cwd=home, env=env, capture_output=True, text=True, timeout=1800, check=False)
-    (home / "demo.out").write_text(run.stdout + run.stderr)  # the whole output, next to the data, for a failing run
-    output = run.stdout[-4000:] + run.stderr[-4000:]
-    assert run.returncode == 0 and "What was produced" in run.stdout, output
-    for needed in (home / "storage" / "incidents" / f"{LAST_DAY}.parquet", home / "reports" / f"ops_health_{LAST_DAY}.html"):
-        assert needed.is_file(), f"the demo did not write {needed}:\n{output}"
-    return run.stdout
-
-
 @pytest.fixture(scope="module")
 def artifacts(tmp_path_factory) -> Path:
     folder = Path(os.environ["OPS_TEST_ARTIFACTS"]) if os.environ.get("OPS_TEST_ARTIFACTS") else tmp_path_factory.mktemp("ui_screenshots")
@@ -110,37 +77,23 @@ def artifacts(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """The demo's data dir and a webserver over its instance (started once the demo is done).
+def demo(small_demo):
+    """The shared demo's data dir (tests/small_demo.py) and a webserver over its instance.
 
-    The demo runs as `ops-pipelines demo` in its own process: the code location binds the data dir
-    when it is first imported, and this pytest process has imported it already for other tests.
+    The webserver starts after the demo: the demo resets the instance's run history when it starts, and a
+    webserver creating its tables meanwhile fails with "attempt to write a readonly database".
     """
-    from ops_pipelines.cli import INSTANCE_YAML
-
-    home = tmp_path_factory.mktemp("ui_demo")
-    dagster_home = home / "dagster"
-    dagster_home.mkdir()
-    (dagster_home / "dagster.yaml").write_text(INSTANCE_YAML)
-    models = write_models_file(home / "models.json")
-    # The code location reads the models file when it loads: the demo's daemon and run workers and the
-    # webserver's code server must all see the same one.
-    env = {**os.environ, "OPS_PIPELINES_HOME": str(home), "DAGSTER_HOME": str(dagster_home),
-           "DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true", "OPS_PIPELINES_MODELS": str(models)}
     base = f"http://127.0.0.1:{free_port()}"
-    log = home / "webserver.log"
-    # The webserver starts after the demo: the demo resets the instance's run history when it starts, and a
-    # webserver creating its tables meanwhile fails with "attempt to write a readonly database".
-    output = run_demo(home, env)
+    log = small_demo.root / "webserver.log"
     with open(log, "w") as out:
         web = subprocess.Popen([str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", base.rsplit(":", 1)[1],
-                                "-w", str(WORKSPACE)], cwd=home, env=env, stdout=out, stderr=subprocess.STDOUT,
-                               start_new_session=True)  # its own process group: the code server it spawns stops with it
+                                "-w", str(WORKSPACE)], cwd=small_demo.home, env=small_demo.env, stdout=out,
+                               stderr=subprocess.STDOUT, start_new_session=True)  # its own process group: the code server it spawns stops with it
     try:
         wait_for_server(base, web, log)
         location = graphql(base, "{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
-        yield SimpleNamespace(base=base, home=home, storage=home / "storage", reports=home / "reports", output=output,
-                              location=location["workspaceOrError"]["locationEntries"][0]["name"])
+        yield SimpleNamespace(base=base, home=small_demo.home, storage=small_demo.storage, reports=small_demo.reports,
+                              output=small_demo.output, location=location["workspaceOrError"]["locationEntries"][0]["name"])
     finally:
         if web.poll() is None:
             os.killpg(web.pid, signal.SIGTERM)
