@@ -14,23 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.procs import processes
+
 TIMEOUT_S = 600.0  # timeouts, not timing assertions: the demo starts a daemon and a run on 2 busy cores
 
 
 def marked(home: Path) -> dict[int, str]:
     """pid -> command line of every live process whose environment names `home` as the data home."""
     mark = f"OPS_PIPELINES_HOME={home}".encode()
-    found = {}
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            if mark not in (proc / "environ").read_bytes().split(b"\0"):
-                continue
-            if (proc / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-                continue  # a zombie has ended; its parent just has not reaped it yet
-            found[int(proc.name)] = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (OSError, IndexError):
-            continue
-    return found
+    return {p.pid: p.cmdline for p in processes() if p.state != "Z" and mark in p.environ()}
 
 
 def wait_until(what: str, predicate, proc: subprocess.Popen, log: Path, timeout: float = TIMEOUT_S):

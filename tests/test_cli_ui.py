@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
+
+from tests.procs import processes
 
 STARTUP_S = 240.0  # a timeout, not a timing assertion: loading the code location on 2 busy cores
 
@@ -32,16 +33,8 @@ def graphql(base: str, query: str, variables: dict | None = None) -> dict:
 
 
 def children(pid: int) -> list[str]:
-    """Command lines of the direct children of `pid` (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
-                found.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
+    """Command lines of the direct children of `pid`."""
+    return [p.cmdline for p in processes() if p.ppid == pid]
 
 
 @pytest.fixture
