@@ -17,10 +17,12 @@ import sys
 MODULE = "ops_pipelines.code_server"
 # What every run of the graph imports; a module missing here is imported by the run that needs it, as before.
 PRELOAD = ("ops_pipelines.definitions", "pandas", "pyarrow.parquet", "sklearn.ensemble", "sklearn.linear_model",
-           "evidently", "mlflow", "mlflow.store.tracking.sqlalchemy_store", "great_expectations", "skops.io",
-           "matplotlib.figure", "dagster._core.storage.event_log.sqlite", "dagster._core.storage.runs.sqlite")
-# Not numba (nor ops_pipelines.lib.aiops.kernel): numba reads NUMBA_CACHE_DIR when imported, and a run sets it
-# (settings.use_compiled_cache) before its first import; imported here first, every run would compile afresh.
+           "evidently", "mlflow.store.tracking.sqlalchemy_store", "great_expectations", "skops.io",
+           "matplotlib.figure", "dagster._core.storage.event_log.sqlite", "dagster._core.storage.runs.sqlite",
+           "ops_pipelines.lib.aiops.kernel")
+# The detector kernel imports numba, which reads NUMBA_CACHE_DIR once, when imported: `main` sets the folder
+# (settings.use_compiled_cache, as a run does before its first import) before the forkserver imports it, or
+# every run would compile the kernels afresh.
 
 # The embeddings extra's, when it is installed and switched on (the LLM scorers then import them in every day's run).
 EMBEDDINGS_PRELOAD = ("torch", "sentence_transformers")
@@ -67,6 +69,9 @@ def main(argv: list[str]) -> None:
     from dagster._cli import cli
 
     if argv[:2] == ["api", "grpc"]:
+        from ops_pipelines import settings
+
+        settings.use_compiled_cache()  # in the environment the forkserver starts with
         warm_run_workers(preload())
         forkserver.ensure_running()  # its imports now, beside the server's own loading, not in the first run's time
     elif argv[:2] == ["code-server", "start"]:
