@@ -4,6 +4,9 @@ import tempfile
 # Before anything imports the code location: its resources and caches resolve the data home once,
 # and a test run must never write into the working tree's ./.ops_pipelines.
 os.environ.setdefault("OPS_PIPELINES_HOME", tempfile.mkdtemp(prefix="ops_pipelines_tests_"))
+# One numba cache for the session, inherited by every process a test starts: the detector kernels compile once
+# (about 12 s of a core), not once per data home (settings.use_compiled_cache keeps a folder that is set).
+os.environ.setdefault("NUMBA_CACHE_DIR", tempfile.mkdtemp(prefix="ops_pipelines_tests_numba_"))
 
 import dagster as dg
 import pandas as pd

@@ -2,7 +2,7 @@
 one run key (production instance on PostgreSQL, `landing_zone_sensor`).
 
 The queue is closed (`max_concurrent_runs: 0`): runs stay queued, so what is counted is exactly what the sensor
-created. The landing zone holds files for 100 days of two kinds, so one tick creates 200 runs and takes long
+created. The landing zone holds files for 40 days of two kinds, so one tick creates 80 runs and takes long
 enough to be killed in the middle of (the kill waits until some but not all runs exist).
 """
 
@@ -20,7 +20,7 @@ from tests.fault_injection.harness import instance_for, production_env, wait
 
 pytestmark = [pytest.mark.fault_injection, pytest.mark.postgres]
 SENSOR = "landing_zone_sensor"
-FIRST, DAYS = dt.date(2025, 1, 1), 100
+FIRST, DAYS = dt.date(2025, 1, 1), 40
 KINDS = {"metrics": ("m.csv", "timestamp,service,metric,value,host\n{day}T00:00:00Z,api,rps,1,h1\n"),
          "logs": ("app.jsonl", '{{"timestamp": "{day}T00:00:00Z", "service": "api", "level": "INFO", "message": "up"}}\n')}
 
