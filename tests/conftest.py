@@ -74,21 +74,31 @@ def pg():
 
 
 @pytest.fixture(scope="session")
-def topic_shift_world(tmp_path_factory):
-    """The default sample world (seed 7) through the day of its LLM topic shift, and that day."""
-    import datetime as dt
-    import json
+def world14(tmp_path_factory):
+    """The default sample world: 14 days from DEFAULT_START, seed 7 (~280 MB, removed afterwards), simulated once
+    for every test that reads it (`root`, and the simulator's `summary`). Nobody writes into it."""
     import shutil
+    from types import SimpleNamespace
 
     from ops_pipelines.lib.sim import DEFAULT_START, simulate_world
-    from ops_pipelines.lib.sim.config import load_config
 
-    days = int(load_config().section("llm_app")["topic_shift"]["day_offset"]) + 1
-    root = tmp_path_factory.mktemp("topic_shift_world")
-    simulate_world(root, DEFAULT_START, days, seed=7)
-    shift = json.loads((root / "ground_truth" / "world.json").read_text())["llm_app"]["topic_shift"]
-    yield root, shift, [(DEFAULT_START + dt.timedelta(days=i)).isoformat() for i in range(days)]
+    root = tmp_path_factory.mktemp("world14")
+    yield SimpleNamespace(root=root, summary=simulate_world(root, DEFAULT_START, 14, seed=7))
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def topic_shift_world(world14):
+    """The default sample world (seed 7) through the day of its LLM topic shift, and that day: the first days of
+    `world14` (a day of a shorter run equals that day of a longer one, tests/lib/sim/test_sim_determinism.py)."""
+    import datetime as dt
+    import json
+
+    from ops_pipelines.lib.sim import DEFAULT_START
+
+    shift = json.loads((world14.root / "ground_truth" / "world.json").read_text())["llm_app"]["topic_shift"]
+    days = [(DEFAULT_START + dt.timedelta(days=i)).isoformat() for i in range(14)]
+    return world14.root, shift, days[: days.index(shift["date"]) + 1]
 
 
 @pytest.fixture(scope="session")

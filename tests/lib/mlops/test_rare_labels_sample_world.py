@@ -18,7 +18,7 @@ from ops_pipelines.lib.mlops.config import model_spec
 from ops_pipelines.lib.mlops.replay import replay_model
 from ops_pipelines.lib.mlops.telemetry_features import incident_risk_features
 
-DAYS, SEED = 14, 7
+DAYS = 14  # all of world14 (tests/conftest.py): the default world, seed 7
 BENCHMARK = Path(__file__).resolve().parents[3] / "benchmarks" / "aiops_eval.py"
 
 
@@ -30,12 +30,11 @@ def _aiops_eval():
 
 
 @pytest.fixture(scope="module")
-def features(tmp_path_factory) -> pd.DataFrame:
+def features(world14) -> pd.DataFrame:
     from ops_pipelines.lib.ingest.landing import ingest_partition
-    from ops_pipelines.lib.sim import DEFAULT_START, simulate_world
+    from ops_pipelines.lib.sim import DEFAULT_START
 
-    root = tmp_path_factory.mktemp("rare_labels") / "world"
-    simulate_world(root, DEFAULT_START, DAYS, seed=SEED)
+    root = world14.root
     aiops = _aiops_eval()
     scored = aiops.score_days(root, DAYS)
     topology = aiops.Topology.load(aiops.ASSETS_DIR / "aiops" / "topology.json")

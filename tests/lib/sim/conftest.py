@@ -1,4 +1,5 @@
-"""One simulation per session for each world the sim tests need (simulating is the slow part)."""
+"""One simulation per session for each world the sim tests need (simulating is the slow part); the default
+14-day world, `world14`, is in tests/conftest.py: tests beyond these read it too."""
 
 from __future__ import annotations
 
@@ -21,14 +22,6 @@ class Run:
 def simulate(tmp_path_factory: pytest.TempPathFactory, name: str, days: int, seed: int = 7) -> Run:
     root = tmp_path_factory.mktemp(name)
     return Run(root, simulate_world(root, DEFAULT_START, days, seed=seed))
-
-
-@pytest.fixture(scope="session")
-def world14(tmp_path_factory):
-    """The default world: 14 days from DEFAULT_START, seed 7 (~280 MB, removed afterwards)."""
-    run = simulate(tmp_path_factory, "world14", 14)
-    yield run
-    shutil.rmtree(run.root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
