@@ -41,12 +41,13 @@ def use_compiled_cache() -> None:
 
 
 SHARDS_ENV = "OPS_PIPELINES_SHARDS"
-DEFAULT_SHARDS = 1  # one shard adds no measurable cost in one process (docs/platform.md#sharding-metric-scoring-ops_pipelines_shards)
+DEFAULT_SHARDS = 1  # one shard adds no measurable cost in one process (docs/platform.md#sharding-metric-scoring-and-rollups-ops_pipelines_shards)
 MAX_SHARDS = 256
 
 
 def shard_count(environ: dict[str, str] | None = None) -> int:
-    """How many service shards `metric_anomalies` scores a day in (`OPS_PIPELINES_SHARDS`, default 1); a clear
+    """How many service shards `metric_anomalies` and `anomaly_rollups` split a day into (`OPS_PIPELINES_SHARDS`,
+    default 1); a clear
     error for anything but a whole number from 1 to 256."""
     raw = ((environ if environ is not None else os.environ).get(SHARDS_ENV) or "").strip()
     if not raw:

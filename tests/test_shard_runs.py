@@ -1,7 +1,7 @@
 """Scoring metrics by service shard changes no stored byte: two days of the small sample world through the
-metric part of the AIOps graph with 1 shard (the single step) in one process and with 4 shards on the multiprocess
-executor (split, each shard a step in a process of its own, join) store the same Parquet partitions, detector state
-and state lineage."""
+metric part of the AIOps graph with 1 shard (the single steps) in one process and with 4 shards on the multiprocess
+executor (scoring: split, each shard a step in a process of its own, join; rollups: each shard a step reading only its
+services' rows, join) store the same Parquet partitions, detector state and state lineage."""
 
 import json
 
@@ -26,10 +26,10 @@ def run_days(landing, work, shards: int, executor: str):
     return env, json.loads(report.read_text()), work / "home"
 
 
-def metric_steps(env, run_id: str) -> list[str]:
+def sharded_steps(env, run_id: str) -> list[str]:
     with instance_for(env) as instance:
         done = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
-    return sorted(e.step_key for e in done if e.step_key.startswith("metric_anomalies"))
+    return sorted(e.step_key for e in done if e.step_key.startswith(("metric_anomalies", "anomaly_rollups")))
 
 
 def test_four_shards_on_separate_processes_store_the_bytes_of_one(tmp_path):
@@ -37,10 +37,12 @@ def test_four_shards_on_separate_processes_store_the_bytes_of_one(tmp_path):
     one_env, one, one_home = run_days(tmp_path / "landing", tmp_path / "one", 1, "in_process")
     four_env, four, four_home = run_days(tmp_path / "landing", tmp_path / "four", 4, "multiprocess")
 
-    assert metric_steps(one_env, one["runs"][0]["run_id"]) == ["metric_anomalies"]  # one shard: the one step
-    assert metric_steps(four_env, four["runs"][1]["run_id"]) == sorted([
+    # one shard: the one step each
+    assert sharded_steps(one_env, one["runs"][0]["run_id"]) == ["anomaly_rollups", "metric_anomalies"]
+    assert sharded_steps(four_env, four["runs"][1]["run_id"]) == sorted([
         *[f"metric_anomalies.metric_shard_scores[shard{s}_of_4]" for s in range(4)],
-        "metric_anomalies.metric_scores_joined", "metric_anomalies.metric_shards"])
+        "metric_anomalies.metric_scores_joined", "metric_anomalies.metric_shards",
+        *[f"anomaly_rollups.rollup_shard{s}_of_4" for s in range(4)], "anomaly_rollups.rollups_joined"])
     a = {p: b for day in DAYS for p, b in day_files(one_home, day).items()}
     b = {p: b for day in DAYS for p, b in day_files(four_home, day).items()}
     assert {p.split("/")[1] for p in a} >= {"telemetry_metrics", "metric_anomalies", "anomaly_rollups"}

@@ -48,17 +48,21 @@ class ParquetLayout:
         """The partitions among `partitions` that have a file."""
         return [p for p in partitions if self.path(key_path, p).exists()]
 
-    def read(self, key_path: list[str], partitions: list[str], columns: list[str] | None = None):
+    def read(self, key_path: list[str], partitions: list[str], columns: list[str] | None = None,
+             shard: tuple[int, int] | None = None):
         """The stored partitions that exist, concatenated (empty frame when none); only `columns` (those a
-        partition has) when given."""
+        partition has) when given; only the rows of services in `shard` (this shard, of how many) when given."""
         import pandas as pd
         import pyarrow.parquet as pq
 
         def one(path: Path):
-            if columns is None:
+            if columns is None and shard is None:
                 return pd.read_parquet(path)
-            names = set(pq.read_schema(path).names)
-            return pd.read_parquet(path, columns=[c for c in columns if c in names])
+            names = pq.read_schema(path).names
+            wanted = names if columns is None else [c for c in columns if c in names]
+            if shard is None:
+                return pd.read_parquet(path, columns=wanted)
+            return pd.read_parquet(path, columns=wanted, filters=_in_shard(path, *shard))
 
         frames = [one(self.path(key_path, p)) for p in self.stored(key_path, partitions)]
         full = [f for f in frames if len(f)]  # empty partitions add no rows, only dtype warnings
@@ -76,6 +80,24 @@ class ParquetLayout:
         folder = Path(self.base_dir, *key_path)
         parts = sorted(p for p in folder.glob("*|*.parquet") if p.stem.split("|", 1)[0] <= until) if folder.is_dir() else []
         return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True) if parts else pd.DataFrame()
+
+
+def _in_shard(path: Path, shard: int, shards: int):
+    """A row filter for the services of one shard, from the file's distinct service names (read as the
+    column's dictionaries when it is stored encoded: a shard never loads the other shards' rows)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    from ops_pipelines.lib.aiops.shards import services_in_shard
+
+    column = pq.read_table(path, columns=["service"])["service"]
+    names = set()
+    for chunk in column.chunks:
+        names.update((chunk.dictionary if pa.types.is_dictionary(chunk.type) else pc.unique(chunk)).to_pylist())
+    mine = ds.field("service").isin(pa.array(services_in_shard(list(names), shard, shards), pa.string()))
+    return mine | ds.field("service").is_null() if shard == 0 else mine
 
 
 @dataclass(frozen=True)
@@ -172,8 +194,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             # A mapping can yield no partition (yesterday of the first day): an empty frame, as for a missing file.
             # An input may name the columns it reads (AssetIn metadata "columns"): a day of 2,000 services' log
             # lines is gigabytes of message text that correlation never looks at.
-            columns = (context.definition_metadata or {}).get("columns")
-            return layout.read(key, list(context.asset_partition_keys), list(columns) if columns else None)
+            # A shard's step (AssetIn/In metadata "shard": [shard, shards]) reads only its services' rows.
+            metadata = context.definition_metadata or {}
+            columns, shard = metadata.get("columns"), metadata.get("shard")
+            return layout.read(key, list(context.asset_partition_keys), list(columns) if columns else None,
+                               tuple(shard) if shard else None)
         return pd.read_parquet(layout.path(key, None))
 
 

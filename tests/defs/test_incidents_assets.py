@@ -10,12 +10,12 @@ from ops_pipelines.defs.aiops.anomalies import metric_anomalies
 from ops_pipelines.defs.aiops.incidents import (
     LOG_EVENT_INPUTS,
     alert_noise_report,
-    anomaly_rollups,
     incidents,
     platform_changes,
 )
 from ops_pipelines.defs.aiops.ingestion import change_events, service_logs, telemetry_metrics
 from ops_pipelines.defs.aiops.logs import log_anomalies, log_templates
+from ops_pipelines.defs.aiops.rollups import anomaly_rollups
 from ops_pipelines.io.parquet import ParquetIOManager, ParquetLayout
 from ops_pipelines.lib.aiops.incidents import log_events
 from ops_pipelines.resources.aiops_config import AIOpsConfig

@@ -1,4 +1,4 @@
-"""From anomalous points to a few incidents: rollups, change events, correlation with root cause and
+"""From anomalous points to a few incidents: change events, correlation with root cause and
 annotations, and the noise funnel."""
 
 import dagster as dg
@@ -15,21 +15,6 @@ LOG_EVENT_INPUTS = ["timestamp", "service", "template_id", "template", "level", 
 
 # Yesterday's anomalies too: an incident that runs across midnight stays one incident.
 TWO_DAYS = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0)
-
-
-@dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas", "parquet"})
-def anomaly_rollups(metric_anomalies):
-    """Per service, metric and hour (and per day): points, anomalies, max and mean score, first and
-    last anomalous time. The place to see which signals were noisy when."""
-    from ops_pipelines.lib.aiops.rollups import rollup
-
-    out = rollup(metric_anomalies)
-    hourly = out[out["granularity"] == "hour"]
-    return dg.Output(out, metadata={
-        "dagster/row_count": len(out),
-        "anomalous_hours": int((hourly["anomalies"] > 0).sum()),
-        "anomalies": int(out.loc[out["granularity"] == "day", "anomalies"].sum()),
-    })
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="aiops", owners=["team:aiops"], kinds={"pandas", "parquet"})

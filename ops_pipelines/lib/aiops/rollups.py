@@ -37,6 +37,23 @@ def rollup(scored: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def joined_rollups(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rollups of disjoint sets of series (service shards) as one `rollup` of all their points gives them:
+    the same rows (a series' figures depend on its own points only), hour rows first, each granularity by
+    period, service and metric name."""
+    full = [p for p in parts if len(p)]
+    if not full:
+        return pd.DataFrame(columns=ROLLUP_COLUMNS)
+    out = pd.concat(full, ignore_index=True)
+    names = []
+    for col in ("metric", "service"):
+        codes, labels = pd.factorize(out[col])
+        names.append(_rank(np.array([str(v) for v in labels], dtype=object))[codes])
+    granularity = (out["granularity"] != "hour").to_numpy()
+    order = np.lexsort((*names, out["period_start"].array.asi8, granularity))
+    return out.take(order).reset_index(drop=True)
+
+
 def _times(column: pd.Series) -> tuple[np.ndarray, str]:
     """Epoch integers of a datetime column (UTC whatever its zone; naive = UTC) and their unit."""
     if not pd.api.types.is_datetime64_any_dtype(column):

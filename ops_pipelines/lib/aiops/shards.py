@@ -25,6 +25,11 @@ def shard_of(service: str, shards: int) -> int:
     return zlib.crc32(str(service).encode("utf-8")) % shards
 
 
+def services_in_shard(services: list[str | None], shard: int, shards: int) -> list[str]:
+    """The names among `services` that belong to `shard` (missing names are shard 0's, as in `row_shards`)."""
+    return sorted({s for s in services if s is not None and shard_of(s, shards) == shard})
+
+
 def row_shards(services: pd.Series, shards: int) -> np.ndarray:
     """Per row, the shard of its service (a row without a service goes to shard 0, where scoring reports it)."""
     if isinstance(services.dtype, pd.CategoricalDtype):

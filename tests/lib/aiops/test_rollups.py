@@ -158,3 +158,15 @@ def test_text_timestamps_are_refused():
 def test_missing_columns_are_refused():
     with pytest.raises(KeyError):
         rollup(world(12, series=2, minutes=30).drop(columns="is_anomaly"))
+
+
+@pytest.mark.parametrize("shards", [2, 3, 7])
+def test_rollups_of_service_shards_joined_equal_one_rollup(shards):
+    from ops_pipelines.lib.aiops.rollups import joined_rollups
+    from ops_pipelines.lib.aiops.shards import split_rows
+
+    scored = world(5, series=15)
+    parts = [rollup(part) for part in split_rows(scored, shards)]
+    assert sum(len(p) > 0 for p in parts) >= 2  # the split really spreads the series
+    pd.testing.assert_frame_equal(joined_rollups(parts), rollup(scored), check_exact=True)
+    assert joined_rollups([rollup(scored.iloc[:0])] * shards).columns.tolist() == ROLLUP_COLUMNS

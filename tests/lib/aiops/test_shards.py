@@ -119,3 +119,20 @@ def test_shard_count(raw, expected):
 def test_shard_count_refuses_what_is_not_a_count(raw):
     with pytest.raises(ValueError, match="OPS_PIPELINES_SHARDS"):
         shard_count({"OPS_PIPELINES_SHARDS": raw})
+
+
+def test_a_shard_reads_only_its_services_rows_from_a_stored_partition(tmp_path):
+    from ops_pipelines.io.parquet import ParquetLayout, write_parquet_atomic
+
+    rows = day_rows("2026-03-02", seed=3)
+    rows["service"] = rows["service"].astype("category")
+    rows.loc[rows.index[:5], "service"] = None  # a row without a service: shard 0's, as when splitting in memory
+    write_parquet_atomic(rows, ParquetLayout(tmp_path).path(["scored"], "2026-03-02"))
+    shards = 3
+    parts = [ParquetLayout(tmp_path).read(["scored"], ["2026-03-02"], ["service", "value"], shard=(s, shards))
+             for s in range(shards)]
+    expected = split_rows(rows, shards)
+    for part, want in zip(parts, expected, strict=True):
+        assert part.columns.tolist() == ["service", "value"]
+        pd.testing.assert_frame_equal(part.reset_index(drop=True), want[["service", "value"]], check_categorical=False)
+    assert sum(len(p) for p in parts) == len(rows) and min(len(p) for p in parts) > 0
