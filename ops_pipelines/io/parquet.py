@@ -85,7 +85,7 @@ class ParquetLayout:
 def _in_shard(path: Path, shard: int, shards: int):
     """A row filter for the services of one shard, from the file's distinct service names (the column's
     dictionaries when it is stored encoded). Arrow applies it row group by row group as it reads, so the frame a
-    shard gets, and what it holds while reading, is its own rows and at most one row group of the others'."""
+    shard gets is its own rows; while reading it also holds the few row groups being decoded."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.dataset as ds
