@@ -1,7 +1,8 @@
-"""Scoring metrics by service shard changes no stored byte: two days of the small sample world through the
-metric part of the AIOps graph with 1 shard (the single steps) in one process and with 4 shards on the multiprocess
-executor (scoring: split, each shard a step in a process of its own, join; rollups: each shard a step reading only its
-services' rows, join) store the same Parquet partitions, detector state and state lineage."""
+"""Scoring metrics and rolling them up by service shard changes no stored byte: two days of the small sample world
+through the metric part of the AIOps graph with 1 shard (the single steps) and with 4 shards (scoring: split, a step
+per shard, join; rollups: a step per shard reading only its services' rows, join) store the same Parquet partitions,
+detector state and state lineage. Both in one process: every shard step's output still goes through the IO manager's
+files, as between processes; tests/test_celery_runs.py runs shard steps on separate worker processes."""
 
 import json
 
@@ -32,10 +33,10 @@ def sharded_steps(env, run_id: str) -> list[str]:
     return sorted(e.step_key for e in done if e.step_key.startswith(("metric_anomalies", "anomaly_rollups")))
 
 
-def test_four_shards_on_separate_processes_store_the_bytes_of_one(tmp_path):
+def test_four_shards_store_the_bytes_of_one(tmp_path):
     small_world(tmp_path / "landing", tmp_path, days=len(DAYS))
     one_env, one, one_home = run_days(tmp_path / "landing", tmp_path / "one", 1, "in_process")
-    four_env, four, four_home = run_days(tmp_path / "landing", tmp_path / "four", 4, "multiprocess")
+    four_env, four, four_home = run_days(tmp_path / "landing", tmp_path / "four", 4, "in_process")
 
     # one shard: the one step each
     assert sharded_steps(one_env, one["runs"][0]["run_id"]) == ["anomaly_rollups", "metric_anomalies"]
