@@ -11,12 +11,21 @@ from ops_pipelines.io.parquet import ParquetIOManager
 from ops_pipelines.resources.landing_zone import LandingZone
 
 
-def test_the_shift_day_is_flagged_named_and_reported(topic_shift_world, tmp_path):
+@pytest.fixture(scope="module")
+def traces(topic_shift_world, tmp_path_factory):
+    """llm_traces of the shift day and the eight days before it, ingested once for both tests (each reads
+    them and writes the drift partitions of a day of its own)."""
     root, shift, days = topic_shift_world
-    resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s"))}
-    window = days[days.index(shift["date"]) - 7:]
-    for day in window:
+    storage = tmp_path_factory.mktemp("traffic_drift") / "s"
+    resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(storage))}
+    for day in days[days.index(shift["date"]) - 8:]:
         assert dg.materialize([llm_traces], partition_key=day, resources=resources).success
+    return resources, storage
+
+
+def test_the_shift_day_is_flagged_named_and_reported(topic_shift_world, traces, tmp_path):
+    _, shift, _ = topic_shift_world
+    resources, storage = traces
     config = {"ops": {"llm_traffic_drift_html": {"config": {"reports_dir": str(tmp_path / "reports")}}}}
     result = dg.materialize([llm_traces, llm_traffic_drift, llm_traffic_drift_html], selection=[llm_traffic_drift, llm_traffic_drift_html],
                             partition_key=shift["date"], resources=resources, run_config=config)
@@ -31,16 +40,14 @@ def test_the_shift_day_is_flagged_named_and_reported(topic_shift_world, tmp_path
     html = open(report, encoding="utf-8").read()
     assert report.startswith(str(tmp_path / "reports" / "llm_traffic_drift" / shift["date"]))
     assert "question word count" in html and "topic" in html
-    table = pd.read_parquet(tmp_path / "s" / "llm_traffic_drift" / f"{shift['date']}.parquet")
+    table = pd.read_parquet(storage / "llm_traffic_drift" / f"{shift['date']}.parquet")
     assert sorted(table["prompt_version"]) == ["support-v1", "support-v2"] and table["reference_days"].eq(7).all()
 
 
-def test_a_day_without_drift_gets_no_report_unless_all_are_asked_for(topic_shift_world, tmp_path):
-    root, shift, days = topic_shift_world
+def test_a_day_without_drift_gets_no_report_unless_all_are_asked_for(topic_shift_world, traces, tmp_path):
+    _, shift, days = topic_shift_world
     day = days[days.index(shift["date"]) - 1]
-    resources = {"landing_zone": LandingZone(root=str(root)), "io_manager": ParquetIOManager(base_dir=str(tmp_path / "s"))}
-    for d in days[days.index(day) - 7:days.index(day) + 1]:
-        assert dg.materialize([llm_traces], partition_key=d, resources=resources).success
+    resources, _ = traces
 
     def run(policy: str | None):
         config = {"reports_dir": str(tmp_path / "reports" / str(policy)), **({"html_report": policy} if policy else {})}
