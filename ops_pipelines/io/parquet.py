@@ -101,6 +101,11 @@ def _in_shard(path: Path, shard: int, shards: int):
     return mine | ds.field("service").is_null() if shard == 0 else mine
 
 
+# How long the step outputs of a run that ended without its joining step are kept: Dagster's retry of a crashed run
+# re-executes from the failure and reads them (minutes later); after this a re-execution says to materialize again.
+STEP_OUTPUTS_KEPT_S = 24 * 3600
+
+
 @dataclass(frozen=True)
 class StepOutputs:
     """Outputs passed between the ops of a graph-backed asset (not assets themselves), under
@@ -154,6 +159,34 @@ class StepOutputs:
         with contextlib.suppress(OSError):
             folder.rmdir()  # only when empty
             folder.parent.rmdir()
+
+    def written(self, context: dg.OpExecutionContext, step_prefix: str) -> None:
+        """A joining step has its asset's result in memory: drop its run's outputs of the steps starting with
+        `step_prefix`, and the old leftovers of earlier runs (`sweep`)."""
+        import time
+
+        self.clear(context.run_id, step_prefix)
+        gone = self.sweep(context.instance, time.time())
+        if gone:
+            context.log.info(f"removed the step outputs that {len(gone)} earlier run(s) left: {', '.join(gone)}")
+
+    def sweep(self, instance: dg.DagsterInstance, now: float) -> list[str]:
+        """Delete what runs that ended over STEP_OUTPUTS_KEPT_S before `now` left behind (a run that failed before
+        its joining step keeps its shards' outputs); a run still queued or going keeps its folder, and a folder of
+        a run the instance does not know goes by its age. Returns the run ids whose folders went."""
+        import shutil
+
+        root = Path(self.base_dir, ".steps")
+        gone = []
+        for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
+            record = instance.get_run_record_by_id(folder.name)
+            if record is not None and not record.dagster_run.is_finished:
+                continue
+            ended = folder.stat().st_mtime if record is None else record.end_time or record.update_timestamp.timestamp()
+            if now - ended > STEP_OUTPUTS_KEPT_S:
+                shutil.rmtree(folder, ignore_errors=True)
+                gone.append(folder.name)
+        return gone
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):

@@ -126,7 +126,7 @@ def metric_scores_joined(context: dg.OpExecutionContext, telemetry_metrics, llm_
     save_state(state, state_store.path(ASSET, day))
     state_store.record(ASSET, day, {ASSET: previous})
     # written: the shards' parts are not needed again (a later run re-splits the day)
-    StepOutputs(io_manager.base_dir).clear(context.run_id, f"{ASSET}.")
+    StepOutputs(io_manager.base_dir).written(context, f"{ASSET}.")
     yield dg.Output(scored, output_name="result", metadata=_metadata(scored, previous, len(shard_results)))
     yield state_store.state_check(context, ASSET)
 

@@ -65,7 +65,7 @@ def rollups_joined(context: dg.OpExecutionContext, parts, io_manager: dg.Resourc
     from ops_pipelines.lib.aiops.rollups import joined_rollups
 
     out = joined_rollups(parts)
-    StepOutputs(io_manager.base_dir).clear(context.run_id, f"{ASSET}.")  # the parts are in memory now
+    StepOutputs(io_manager.base_dir).written(context, f"{ASSET}.")  # the parts are in memory now
     return _output(out, len(parts))
 
 
