@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from ops_pipelines.defs.platform.retries import storage_outage_retry_sensor
-from ops_pipelines.lib.platform.retries import error_chain, storage_outage
+from ops_pipelines.lib.platform.retries import error_chain, retry_request, storage_outage
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2026-03-01")
 
@@ -81,3 +81,17 @@ def test_the_error_chain_is_searched_through_causes_and_contexts():
     wrapped = Info("DagsterExecutionStepExecutionError", context=Info("KeyError", cause=Info("DagsterPostgresException")))
     assert [c for c, _ in error_chain(wrapped)][0] == "DagsterExecutionStepExecutionError"
     assert storage_outage([None, wrapped]) and not storage_outage([Info("ValueError", "no rows"), None])
+
+
+def test_with_dagster_run_retries_on_a_failed_run_waits_for_dagsters_decision():
+    """Dagster writes a failed run's status, then `dagster/will_retry`: a sensor tick in between must not retry
+    a run that Dagster's retries take too."""
+    class Info:
+        cls_name, message, cause, context = "DagsterPostgresException", "server closed the connection", None, None
+
+    tags, errors = {"ops/trigger": "cli"}, [Info()]
+    assert retry_request("r1", tags, errors, dagster_retries=True) is None  # not decided yet
+    assert retry_request("r1", {**tags, "dagster/will_retry": "true"}, errors, dagster_retries=True) is None
+    decided = retry_request("r1", {**tags, "dagster/will_retry": "false"}, errors, dagster_retries=True)
+    assert decided == {"ops/trigger": "cli", "ops/retry_of": "r1", "ops/storage_retry": "1"}
+    assert retry_request("r1", tags, errors, dagster_retries=False) == decided  # no run retries: no tag ever comes

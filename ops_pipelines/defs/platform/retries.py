@@ -26,7 +26,7 @@ def storage_outage_retry_sensor(context: dg.SensorEvaluationContext):
     requests = []
     for run in failed:
         errors = [getattr(e.dagster_event.event_specific_data, "error", None) for e in context.instance.all_logs(run.run_id, of_type=kinds)]
-        tags = retry_request(run.run_id, run.tags, errors)
+        tags = retry_request(run.run_id, run.tags, errors, context.instance.run_retries_enabled)
         if tags is None:
             continue
         context.log.info(f"run {run.run_id} failed because the instance's database was unreachable: running it again")

@@ -50,13 +50,20 @@ def carried_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if not k.startswith(("dagster/", ".dagster/"))}
 
 
-def retry_request(run_id: str, tags: dict[str, str], errors: Iterable[Any]) -> dict[str, str] | None:
+def retry_request(run_id: str, tags: dict[str, str], errors: Iterable[Any],
+                  dagster_retries: bool = False) -> dict[str, str] | None:
     """The tags of the retry a failed run should get, or None when it should get none from us: it failed for
     another reason, its retries are used up, or Dagster's run retries take it (`dagster/will_retry` is "true"
     until their retry is launched; Dagster turns it to "false" when the launch fails, e.g. while the code
-    location is still unreachable after the outage: then it is ours)."""
+    location is still unreachable after the outage: then it is ours).
+
+    With Dagster's run retries on (`dagster_retries`), a failed run without `dagster/will_retry` is not decided
+    yet: Dagster writes the run's FAILURE status and then, in a second write, that tag (or its retry daemon does),
+    and a sensor tick between the two would retry a run Dagster's retries take too (seen: two retries of one run)."""
     if not storage_outage(errors) or tags.get("dagster/will_retry") == "true" or tags.get("dagster/auto_retry_run_id"):
         return None
+    if dagster_retries and "dagster/will_retry" not in tags:
+        return None  # looked at again on the next tick
     attempt = retry_attempt(tags)
     if attempt is None:
         return None
