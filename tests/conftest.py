@@ -2,7 +2,10 @@ import os
 import tempfile
 
 # Before anything imports the code location: its resources and caches resolve the data home once,
-# and a test run must never write into the working tree's ./.ops_pipelines.
+# and a test run must never write into the working tree's ./.ops_pipelines. Each pytest-xdist worker gets its
+# own (the controller's would be shared by tests running at the same time).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OPS_PIPELINES_HOME"] = tempfile.mkdtemp(prefix=f"ops_pipelines_tests_{os.environ['PYTEST_XDIST_WORKER']}_")
 os.environ.setdefault("OPS_PIPELINES_HOME", tempfile.mkdtemp(prefix="ops_pipelines_tests_"))
 # One numba cache for the session, inherited by every process a test starts: the detector kernels compile once
 # (about 12 s of a core), not once per data home (settings.use_compiled_cache keeps a folder that is set).
@@ -24,6 +27,18 @@ from tests.postgres import postgres_or_skip
 # Tests never write into the source tree or the user's data dir, and never phone home.
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+# Tests run on two pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml): most of the suite's time is
+# end-to-end runs that wait on daemons, servers and subprocesses. A file's tests stay on one worker (its
+# module-scoped fixtures are built once), and so do all readers of a session-wide world (built once, not per worker).
+SHARED_WORLDS = {"small_demo": "small_demo", "world14": "world14", "world2": "world14"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        shared = sorted({SHARED_WORLDS[f] for f in item.fixturenames if f in SHARED_WORLDS})
+        item.add_marker(pytest.mark.xdist_group("+".join(shared) or item.nodeid.split("::")[0]))
+
 
 DAY = "2026-03-02"
 NOW = pd.Timestamp("2026-03-10T00:00:00Z")
