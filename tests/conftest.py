@@ -28,16 +28,24 @@ from tests.postgres import postgres_or_skip
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-# Tests run on two pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml): most of the suite's time is
-# end-to-end runs that wait on daemons, servers and subprocesses. A file's tests stay on one worker (its
-# module-scoped fixtures are built once), and so do all readers of a session-wide world (built once, not per worker).
+# Tests run on two pytest-xdist workers (`-n 2 --dist loadgroup` in pyproject.toml). A file's tests stay on one
+# worker (its module-scoped fixtures are built once), and so do all readers of a session-wide world (built once, not
+# once per worker).
 SHARED_WORLDS = {"small_demo": "small_demo", "world14": "world14", "world2": "world14"}
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
+    """Each test's xdist group. `--dist loadgroup` schedules by a `@<group>` suffix of the node id, which
+    pytest-xdist 3.8 writes to `item._nodeid`; pytest 9 keeps the id in `item._id` and ignores it (the
+    `xdist_group` mark then does nothing), so the suffix is set here."""
+    if not config.getoption("loadgroup", False):  # only on a worker of a loadgroup run
+        return
+    from _pytest.nodeid import NodeId
+
     for item in items:
         shared = sorted({SHARED_WORLDS[f] for f in item.fixturenames if f in SHARED_WORLDS})
-        item.add_marker(pytest.mark.xdist_group("+".join(shared) or item.nodeid.split("::")[0]))
+        item._id = NodeId.parse(f"{item.nodeid}@{'+'.join(shared) or item.nodeid.split('::')[0]}")
 
 
 DAY = "2026-03-02"
