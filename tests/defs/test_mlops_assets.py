@@ -281,6 +281,7 @@ def test_yesterdays_drift_report_is_an_input_through_the_io_manager():
 
 def test_a_days_report_waits_for_retraining_of_earlier_days_and_fails_clearly_when_it_never_ends(world, monkeypatch):
     import threading
+    import time
 
     from ops_pipelines.defs.mlops import drift as drift_module
 
@@ -292,12 +293,24 @@ def test_a_days_report_waits_for_retraining_of_earlier_days_and_fails_clearly_wh
     with dg.instance_for_test() as instance:
         running_retraining(instance, DAYS[1])  # the same day's own retraining is not waited for
         ended = running_retraining(instance, DAYS[0])
-        timer = threading.Timer(1.0, instance.report_run_canceled, [ended])
-        timer.start()
+
+        def end_it_once_waited_for():
+            """Cancel the earlier day's retraining once the report logged that it waits for it (not after a fixed
+            delay: on a loaded machine the step may not have started by then)."""
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                reports = [r for r in instance.get_runs() if r.job_name != "retraining_job"]
+                if any("waiting for 1 retraining run(s)" in (e.user_message or "") for r in reports for e in instance.all_logs(r.run_id)):
+                    break
+                time.sleep(0.2)
+            instance.report_run_canceled(ended)
+
+        ender = threading.Thread(target=end_it_once_waited_for)
+        ender.start()
         try:
             result = drift_day(world, DAYS[1], instance)
         finally:
-            timer.join()
+            ender.join()
         assert result.success
         meta = result.asset_materializations_for_node("drift_report")[0].metadata
         assert meta["waited_for_retraining"].value == f"retrain-{DAYS[0]}"
