@@ -73,11 +73,14 @@ def test_no_retry_when_used_up_or_dagster_takes_it(tags):
             assert [r.tags["ops/retry_of"] for r in evaluate(instance)] == [run.run_id]
 
 
-def test_the_error_chain_is_searched_through_causes_and_contexts():
-    class Info:
-        def __init__(self, cls_name, message="", cause=None, context=None):
-            self.cls_name, self.message, self.cause, self.context = cls_name, message, cause, context
+class Info:
+    """Shaped like Dagster's SerializableErrorInfo."""
 
+    def __init__(self, cls_name, message="", cause=None, context=None):
+        self.cls_name, self.message, self.cause, self.context = cls_name, message, cause, context
+
+
+def test_the_error_chain_is_searched_through_causes_and_contexts():
     wrapped = Info("DagsterExecutionStepExecutionError", context=Info("KeyError", cause=Info("DagsterPostgresException")))
     assert [c for c, _ in error_chain(wrapped)][0] == "DagsterExecutionStepExecutionError"
     assert storage_outage([None, wrapped]) and not storage_outage([Info("ValueError", "no rows"), None])
@@ -86,10 +89,7 @@ def test_the_error_chain_is_searched_through_causes_and_contexts():
 def test_with_dagster_run_retries_on_a_failed_run_waits_for_dagsters_decision():
     """Dagster writes a failed run's status, then `dagster/will_retry`: a sensor tick in between must not retry
     a run that Dagster's retries take too."""
-    class Info:
-        cls_name, message, cause, context = "DagsterPostgresException", "server closed the connection", None, None
-
-    tags, errors = {"ops/trigger": "cli"}, [Info()]
+    tags, errors = {"ops/trigger": "cli"}, [Info("DagsterPostgresException", "server closed the connection")]
     assert retry_request("r1", tags, errors, dagster_retries=True) is None  # not decided yet
     assert retry_request("r1", {**tags, "dagster/will_retry": "true"}, errors, dagster_retries=True) is None
     decided = retry_request("r1", {**tags, "dagster/will_retry": "false"}, errors, dagster_retries=True)
