@@ -11,7 +11,7 @@ to `group:aiops` (ingestion, the three carried-state detectors, rollups, inciden
 - celery (also runs the in-process side, to compare): a redis-server of its own on 127.0.0.1 and
   `--workers` workers started with `dagster-celery worker start` (one pool process each), all stopped at the end;
 - multiprocess (also runs the in-process side, to compare): Dagster's multiprocess executor, a process per step.
-`--shards N` sets OPS_PIPELINES_SHARDS (metric_anomalies and anomaly_rollups in N service shards, a step each) on
+`--shards N` sets OPS_PIPELINES_SHARDS (metric ingestion, metric_anomalies and anomaly_rollups in N service shards, a step each) on
 every side;
 `--select` another asset selection (default group:aiops).
 Each side has its own data home and Dagster instance (SQLite) over the same landing files; the numba cache is
@@ -19,7 +19,7 @@ shared and warmed first, so neither side pays the detector's compile. Writes
 {"in_process": {...}, "celery": {...}, "outputs_identical": bool} (and "multiprocess": {...}, "shards": N) where each
 side has points (metric points ingested), wall_s (the runs, not process start), points_per_s, peak_rss_mb (largest
 process: the driver, a worker's pool process), workers (distinct processes that executed steps), metric_steps (per
-step of metric_anomalies and anomaly_rollups: wall_s; process_peak_rss_mb, the VmHWM of the step's own process under the multiprocess
+step of metric ingestion, metric_anomalies and anomaly_rollups: wall_s; process_peak_rss_mb, the VmHWM of the step's own process under the multiprocess
 executor; else reported_peak_rss_mb, what a shard step reports of the process that ran it, on the in-process side
 the whole run's process). `outputs_identical` compares every
 stored file (asset Parquet, detector state, lineage) byte for byte. Then prints the in-process scale curve for
@@ -159,11 +159,11 @@ def side_summary(report: dict, points: int, env: dict[str, str] | None = None) -
     return out
 
 
-SHARDED = ("metric_anomalies", "anomaly_rollups")  # the assets OPS_PIPELINES_SHARDS splits into steps
+SHARDED = ("ingest_telemetry_metrics", "metric_anomalies", "anomaly_rollups")  # what OPS_PIPELINES_SHARDS splits into steps
 
 
 def metric_steps(env: dict[str, str], run_ids: list[str], pid_peaks: dict[int, float]) -> dict[str, dict]:
-    """Per step of metric_anomalies and anomaly_rollups (one step each, or their shards' steps): wall seconds (start to success, summed
+    """Per step of metric ingestion, metric_anomalies and anomaly_rollups (one step each, or their shards' steps): wall seconds (start to success, summed
     over the days) and, when the step ran in a process of its own (multiprocess executor), that process's VmHWM
     as sampled (else the `process_peak_rss_mb` a shard's outputs report, that of the process that ran it)."""
     import dagster as dg

@@ -46,9 +46,8 @@ MAX_SHARDS = 256
 
 
 def shard_count(environ: dict[str, str] | None = None) -> int:
-    """How many service shards `metric_anomalies` and `anomaly_rollups` split a day into (`OPS_PIPELINES_SHARDS`,
-    default 1); a clear
-    error for anything but a whole number from 1 to 256."""
+    """How many service shards metric ingestion, `metric_anomalies` and `anomaly_rollups` split a day into
+    (`OPS_PIPELINES_SHARDS`, default 1); a clear error for anything but a whole number from 1 to 256."""
     raw = ((environ if environ is not None else os.environ).get(SHARDS_ENV) or "").strip()
     if not raw:
         return DEFAULT_SHARDS

@@ -97,8 +97,8 @@ def test_a_worker_killed_mid_step_hands_the_step_to_a_worker_again_and_the_run_s
 
 
 def test_two_metric_shards_run_as_celery_steps_and_the_day_stores_the_in_process_bytes(landing, pg, reference, tmp_path):
-    """OPS_PIPELINES_SHARDS=2 in every process: the day's metric scoring and its rollups are two steps each on the
-    workers, and the day's files are those of the unsharded in-process run."""
+    """OPS_PIPELINES_SHARDS=2 in every process: the day's metric ingestion, scoring and rollups are two steps each
+    on the workers, and the day's files are those of the unsharded in-process run."""
     day = DAYS[0]
     with redis_server() as url:
         env = {**celery_env(isolated_env(tmp_path, landing, production_env(tmp_path, pg)), url), SHARDS_ENV: "2"}
@@ -113,6 +113,9 @@ def test_two_metric_shards_run_as_celery_steps_and_the_day_stores_the_in_process
     assert sorted(shards) == [f"metric_anomalies.metric_shard_scores[shard{i}_of_2]" for i in range(2)]
     assert sorted(s for s in starts if s.startswith("anomaly_rollups.")) == [
         "anomaly_rollups.rollup_shard0_of_2", "anomaly_rollups.rollup_shard1_of_2", "anomaly_rollups.rollups_joined"]
+    assert sorted(s for s in starts if s.startswith("ingest_telemetry_metrics.")) == sorted([
+        *(f"ingest_telemetry_metrics.ingest_telemetry_metrics_shard{i}_of_2" for i in range(2)),
+        "ingest_telemetry_metrics.ingest_telemetry_metrics_joined"])
     assert sorted(set(starts.values())) == [f"{n}@{os.uname().nodename}" for n in workers.names]
     files = day_files(tmp_path / "home", day)
     expected = {p: b for p, b in reference.items() if day in p}

@@ -1,6 +1,7 @@
-"""Scoring metrics and rolling them up by service shard changes no stored byte: two days of the small sample world
-through the metric part of the AIOps graph with 1 shard (the single steps) and with 4 shards (scoring: split, a step
-per shard, join; rollups: a step per shard reading only its services' rows, join) store the same Parquet partitions,
+"""Ingesting, scoring and rolling up metrics by service shard changes no stored byte: two days of the small sample
+world through the metric part of the AIOps graph with 1 shard (the single steps) and with 4 shards (ingestion: a step
+per shard reading the day's files and keeping its services' rows, join; scoring: split, a step per shard, join;
+rollups: a step per shard reading only its services' rows, join) store the same Parquet partitions,
 detector state and state lineage. Both in one process: every shard step's output still goes through the IO manager's
 files, as between processes; tests/test_celery_runs.py runs shard steps on separate worker processes."""
 
@@ -30,7 +31,7 @@ def run_days(landing, work, shards: int, executor: str):
 def sharded_steps(env, run_id: str) -> list[str]:
     with instance_for(env) as instance:
         done = instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
-    return sorted(e.step_key for e in done if e.step_key.startswith(("metric_anomalies", "anomaly_rollups")))
+    return sorted(e.step_key for e in done if e.step_key.startswith(("ingest_telemetry_metrics", "metric_anomalies", "anomaly_rollups")))
 
 
 def test_four_shards_store_the_bytes_of_one(tmp_path):
@@ -39,8 +40,10 @@ def test_four_shards_store_the_bytes_of_one(tmp_path):
     four_env, four, four_home = run_days(tmp_path / "landing", tmp_path / "four", 4, "in_process")
 
     # one shard: the one step each
-    assert sharded_steps(one_env, one["runs"][0]["run_id"]) == ["anomaly_rollups", "metric_anomalies"]
+    assert sharded_steps(one_env, one["runs"][0]["run_id"]) == ["anomaly_rollups", "ingest_telemetry_metrics", "metric_anomalies"]
     assert sharded_steps(four_env, four["runs"][1]["run_id"]) == sorted([
+        *[f"ingest_telemetry_metrics.ingest_telemetry_metrics_shard{s}_of_4" for s in range(4)],
+        "ingest_telemetry_metrics.ingest_telemetry_metrics_joined",
         *[f"metric_anomalies.metric_shard_scores[shard{s}_of_4]" for s in range(4)],
         "metric_anomalies.metric_scores_joined", "metric_anomalies.metric_shards",
         *[f"anomaly_rollups.rollup_shard{s}_of_4" for s in range(4)], "anomaly_rollups.rollups_joined"])

@@ -17,6 +17,8 @@ from ops_pipelines.lib.ingest.walk import Entry, list_files
 from ops_pipelines.lib.partition_range import is_day
 
 KINDS = ("metrics", "logs", "llm_traces", "model_events", "changes")
+SCHEMAS = {"metrics": kinds.METRICS, "logs": kinds.LOGS, "llm_traces": kinds.LLM_TRACES,
+           "model_events": kinds.MODEL_EVENTS, "changes": kinds.CHANGES}
 
 
 @dataclass(frozen=True)
@@ -58,24 +60,26 @@ def ingest_partition(
     day: str,
     options: kinds.FormatOptions = kinds.FormatOptions(),
     now: pd.Timestamp | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> IngestResult:
-    """Ingest every file of one kind and day; quarantine rows carry paths relative to `root`."""
+    """Ingest every file of one kind and day (of one service shard: `ingest_files`); quarantine rows carry paths
+    relative to `root`."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}")
     day_root = root / kind / day
     readers = {
-        "metrics": (functools.partial(kinds.read_metrics_file, day_root=day_root, options=options), kinds.METRICS),
-        "logs": (functools.partial(kinds.read_logs_file, options=options), kinds.LOGS),
-        "llm_traces": (functools.partial(kinds.read_llm_traces_file, options=options), kinds.LLM_TRACES),
-        "model_events": (functools.partial(kinds.read_model_events_file, options=options), kinds.MODEL_EVENTS),
-        "changes": (functools.partial(kinds.read_changes_file, options=options), kinds.CHANGES),
+        "metrics": functools.partial(kinds.read_metrics_file, day_root=day_root, options=options),
+        "logs": functools.partial(kinds.read_logs_file, options=options),
+        "llm_traces": functools.partial(kinds.read_llm_traces_file, options=options),
+        "model_events": functools.partial(kinds.read_model_events_file, options=options),
+        "changes": functools.partial(kinds.read_changes_file, options=options),
     }
-    read, schema = readers[kind]
     return ingest_files(
         partition_files(root, kind, day),
-        read,
-        schema,
+        readers[kind],
+        SCHEMAS[kind],
         Window.for_day(day, now),
         options.naive_timezone,
         options.max_abs_value,
+        shard,
     )

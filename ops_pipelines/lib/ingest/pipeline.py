@@ -15,6 +15,7 @@ import pandas as pd
 from ops_pipelines.lib.ingest.files import UnreadableFileError, base_suffix, rows_in_unreadable_file
 from ops_pipelines.lib.ingest.formats import DEFAULT_MAX_ABS_VALUE
 from ops_pipelines.lib.ingest.quarantine import FILE_REASONS, Reason, quarantine_frame
+from ops_pipelines.lib.ingest.shards import rows_in_shard
 from ops_pipelines.lib.ingest.validate import (
     ACCOUNT_COLUMNS,
     FileError,
@@ -36,11 +37,15 @@ def ingest_files(
     window: Window,
     naive_timezone: str | None = None,
     max_abs_value: float = DEFAULT_MAX_ABS_VALUE,
+    shard: tuple[int, int] | None = None,
 ) -> IngestResult:
     """Read, validate and merge the files of `entries` into one partition's rows and quarantine.
 
-    Quarantine rows and errors name a file by `Entry.name` (its printable path in the zone).
+    Quarantine rows and errors name a file by `Entry.name` (its printable path in the zone). With `shard`
+    (this shard, of how many) only that service shard's rows are validated and kept; rows the reader could
+    not parse and files that could not be read are shard 0's (lib/ingest/shards.py joins the shards).
     """
+    others_shard = shard is not None and shard[0] != 0
     parts: list[tuple[str, pd.DataFrame]] = []
     quarantines: list[pd.DataFrame] = []
     errors: list[FileError] = []
@@ -49,12 +54,21 @@ def ingest_files(
     problems: dict[str, str] = {}
     for entry in sorted(entries, key=lambda e: e.name):
         name = entry.name
+        was_read = False
         try:
             if entry.refused:
                 raise UnreadableFileError(name, entry.problem)
             raw, unparseable = read(entry.path)
-            clean, bad = validate_rows(raw, schema, name, naive_timezone, max_abs_value)
+            was_read = True
+            keep = None if shard is None else rows_in_shard(raw.get("service"), len(raw), *shard)
+            if others_shard:
+                unparseable = unparseable.iloc[:0]
+            clean, bad = validate_rows(raw, schema, name, naive_timezone, max_abs_value, keep)
         except Exception as exc:  # noqa: BLE001 - one file never stops the partition; named below
+            if others_shard and not was_read:
+                continue  # shard 0 reports the file
+            if others_shard:
+                raise  # rows this shard cannot validate fail its step: never lost quietly
             reason = entry.refused or Reason.UNREADABLE_FILE
             problem = exc.problem if isinstance(exc, UnreadableFileError) else f"unexpected {type(exc).__name__}: {str(exc)[:300]}"
             lost[name] = _lost_rows(entry)
@@ -63,7 +77,7 @@ def ingest_files(
             detail = f"{problem} ({lost[name]:,} row{'' if lost[name] == 1 else 's'} not ingested)"
             quarantines.append(quarantine_frame(name, [None], reason.value, detail))
             continue
-        read_counts[name] = len(raw) + len(unparseable)
+        read_counts[name] = (len(raw) if keep is None else int(keep.sum())) + len(unparseable)
         del raw  # the untyped rows: not held while the partition is merged (a 27M-row file's are about 0.7 GB)
         parts.append((name, clean))
         quarantines += [unparseable.assign(source_file=name), bad]

@@ -90,12 +90,14 @@ def empty_quarantine() -> pd.DataFrame:
 
 
 def concat_quarantine(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate quarantine frames in a stable order (file, line, reason)."""
+    """Concatenate quarantine frames in one order (file, line, reason, detail, raw): rows without a line (JSON
+    documents) are ordered by what they say, so the order never depends on which frame came first."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return empty_quarantine()
     out = pd.concat(frames, ignore_index=True)
-    order = np.lexsort((out["reason"].to_numpy(), out["line"].fillna(-1).to_numpy(), out["source_file"].to_numpy()))
+    keys = ("raw", "detail", "reason")
+    order = np.lexsort((*(out[k].to_numpy() for k in keys), out["line"].fillna(-1).to_numpy(), out["source_file"].to_numpy()))
     out = out.iloc[order].reset_index(drop=True)
     out["line"] = out["line"].astype("Int64")
     return out

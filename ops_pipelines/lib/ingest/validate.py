@@ -134,11 +134,20 @@ def validate_rows(
     source: str,
     naive_timezone: str | None,
     max_abs_value: float = DEFAULT_MAX_ABS_VALUE,
+    keep: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Type one file's rows (`_line` column = source line); return (clean rows, quarantine).
 
     Numbers beyond +-`max_abs_value` are `out_of_range`: they never reach a detector's state.
+    `keep` (a row mask) validates only those rows, as a service shard does (lib/ingest/shards.py).
     """
+    for name in schema.columns:
+        if name not in raw.columns:
+            raw[name] = None
+    # Over the whole file even for a shard: a timestamp column's dominant epoch unit is the file's.
+    stamps, stamp_reasons = parse_timestamps(raw[schema.timestamp], naive_timezone)
+    if keep is not None:
+        raw, stamps, stamp_reasons = raw[keep], stamps[keep], stamp_reasons[keep]
     n = len(raw)
     reasons = np.zeros(n, dtype=np.uint8)
     fields = list(schema.columns)
@@ -152,11 +161,8 @@ def validate_rows(
         reasons[new] = field_reasons[new]
         failed_field[new] = fields.index(name)
 
-    for name in schema.columns:
-        if name not in raw.columns:
-            raw[name] = None
-    out[schema.timestamp], r = parse_timestamps(raw[schema.timestamp], naive_timezone)
-    record(schema.timestamp, r)
+    out[schema.timestamp] = stamps
+    record(schema.timestamp, stamp_reasons)
     for name in schema.required_text + schema.optional_text:
         out[name], r = parse_text(raw[name], required=name in schema.required_text)
         record(name, r)
@@ -217,9 +223,7 @@ def finalize(
     frames = [f for _, f in parts if len(f)]
     sources = [src for src, f in parts if len(f)]
     if not frames:
-        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in schema.columns})
-        empty[schema.timestamp] = pd.Series(dtype="datetime64[ns, UTC]")
-        return empty, concat_quarantine(quarantines), {}, {}
+        return empty_rows(schema), concat_quarantine(quarantines), {}, {}
     sizes = [len(f) for f in frames]
     rows = _concat(frames, schema)
     parts.clear()
@@ -240,8 +244,21 @@ def finalize(
         order = np.lexsort([_codes(rows[c], ordered=True) for c in reversed((*schema.sort, "_source", "_line"))])
         rows = rows.iloc[order]
     stored = _counts(rows["_source"])
+    quarantine = concat_quarantine([*quarantines, *extra])
+    if rows.empty:  # one empty partition, however it came about (what the shards of a day join to)
+        return empty_rows(schema), quarantine, stored, duplicates
     rows = rows.drop(columns=["_source", "_line"]).reset_index(drop=True)
-    return rows, concat_quarantine([*quarantines, *extra]), stored, duplicates
+    rows.attrs.clear()  # our sort marker: not part of what is stored
+    for name in schema.categorical:  # only values stored: categories of dropped rows would differ by shard
+        rows[name] = rows[name].cat.remove_unused_categories()
+    return rows, quarantine, stored, duplicates
+
+
+def empty_rows(schema: Schema) -> pd.DataFrame:
+    """A partition without rows: the schema's columns, the timestamp typed."""
+    empty = pd.DataFrame({c: pd.Series(dtype=object) for c in schema.columns})
+    empty[schema.timestamp] = pd.Series(dtype="datetime64[ns, UTC]")
+    return empty
 
 
 def _counts(sources: pd.Series) -> dict[str, int]:
