@@ -9,6 +9,7 @@ same floats, and the same state file, as scoring everything at once.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -30,13 +31,17 @@ def services_in_shard(services: list[str | None], shard: int, shards: int) -> li
     return sorted({s for s in services if s is not None and shard_of(s, shards) == shard})
 
 
-def row_shards(services: pd.Series, shards: int) -> np.ndarray:
-    """Per row, the shard of its service (a row without a service goes to shard 0, where scoring reports it)."""
+def row_shards(services: pd.Series, shards: int, name: Callable[[object], str] = str) -> np.ndarray:
+    """Per row, the shard of its service, hashed as `name(value)` (a row without a service goes to shard 0, where
+    scoring reports it; so does a value `name` makes empty, whose CRC-32 is 0)."""
     if isinstance(services.dtype, pd.CategoricalDtype):
         codes, labels = services.cat.codes.to_numpy(), services.cat.categories
     else:
-        codes, labels = pd.factorize(services)
-    table = np.array([shard_of(label, shards) for label in labels] + [0], dtype=np.int64)
+        try:
+            codes, labels = pd.factorize(services)
+        except TypeError:  # unhashable values (JSON lists or objects): no name either way
+            codes, labels = pd.factorize(services.map(lambda v: v if isinstance(v, str) else None))
+    table = np.array([shard_of(name(label), shards) for label in labels] + [0], dtype=np.int64)
     return table[codes]  # code -1 (missing) takes the appended 0
 
 

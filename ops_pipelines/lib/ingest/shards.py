@@ -35,21 +35,16 @@ ShardPart = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]
 def rows_in_shard(services: pd.Series | None, n_rows: int, shard: int, shards: int) -> np.ndarray:
     """Per row, whether its service (stripped, as validation reads it) is in `shard`; rows without a service name
     (missing, blank, not text, no such column) are shard 0's."""
-    from ops_pipelines.lib.aiops.shards import shard_of
+    from ops_pipelines.lib.aiops.shards import row_shards
 
     if services is None:
         return np.full(n_rows, shard == 0)
-    if isinstance(services.dtype, pd.CategoricalDtype):
-        codes, labels = services.cat.codes.to_numpy(), services.cat.categories
-    else:
-        text = services.astype(object)
-        try:
-            codes, labels = pd.factorize(text, use_na_sentinel=True)
-        except TypeError:  # JSON lists or objects: not a name either way
-            codes, labels = pd.factorize(text.map(lambda v: v if isinstance(v, str) else None), use_na_sentinel=True)
-    names = [label.strip() if isinstance(label, str) else "" for label in labels]
-    table = np.array([shard_of(name, shards) if name else 0 for name in names] + [0], dtype=np.int64)
-    return table[codes] == shard  # code -1 (missing) takes the appended 0
+    return row_shards(services, shards, name=_validated_name) == shard
+
+
+def _validated_name(value: object) -> str:
+    """A raw service value as validation will store it: stripped text, or "" (no name) for anything else."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def join_shards(parts: Sequence[ShardPart], schema: Schema) -> IngestResult:
